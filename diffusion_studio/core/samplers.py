@@ -1,0 +1,131 @@
+"""Sampler generators: one ``yield`` per reverse step, as guided-diffusion's ``p_sample_loop_progressive``.
+
+The same generator drives the CLI (a loop with a progress bar), the desktop app (a worker thread) and a notebook.
+Every random number comes from the caller's ``torch.Generator`` (drawn on the CPU), so a seed fixes every frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from diffusion_studio.core.cancel import CancelToken
+from diffusion_studio.core.guidance import (
+    NoisyClassifier,
+    classifier_log_prob_grad,
+    ddim_classifier_eps,
+    ddpm_classifier_shift,
+    guided_eps,
+)
+from diffusion_studio.core.schedules import Schedule
+from diffusion_studio.core.steps import (
+    Variance,
+    ddim_step,
+    ddpm_sigma,
+    ddpm_step,
+    previous_timesteps,
+)
+from diffusion_studio.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one reverse step produced. ``x_t`` went in at timestep ``t``; ``x_prev`` came out (at ``t_prev``)."""
+
+    index: int  # 0-based position in the run
+    total: int  # number of steps in the run
+    t: int
+    t_prev: int  # -1 after the last step: x_prev is then the final image
+    x_t: torch.Tensor
+    x0_pred: torch.Tensor
+    eps_pred: torch.Tensor
+    x_prev: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Label and guidance for a class-conditional model. ``cfg_scale`` 1 is plain conditional sampling."""
+
+    label: int | None = None
+    null_class: int = 0
+    cfg_scale: float = 1.0
+    classifier: NoisyClassifier | None = field(default=None, compare=False)
+    classifier_scale: float = 0.0
+
+
+def _noise(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
+def _check_finite(eps: torch.Tensor, t: int) -> None:
+    if not bool(torch.isfinite(eps).all()):
+        raise ModelError(f"The model produced NaN or infinite values at t = {t}; the run was stopped.")
+
+
+def reverse_process(
+    model,
+    sched: Schedule,
+    x_start: torch.Tensor,
+    timesteps: list[int],
+    *,
+    method: str = "ddpm",
+    eta: float = 0.0,
+    variance: str | Variance = Variance.BETA_TILDE,
+    clip_x0: bool = False,
+    guidance: Guidance | None = None,
+    generator: torch.Generator | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Step]:
+    """Run DDPM (Ho et al. Algorithm 2) or DDIM (Song et al. eq. 12) over descending ``timesteps``.
+
+    ``model`` has ``predict_eps(x_t, t, schedule, y)``. Stops before the next model call once ``cancel`` is set.
+    """
+    guidance = guidance or Guidance()
+    batch = x_start.shape[0]
+    y = None
+    if guidance.label is not None:
+        y = torch.full((batch,), int(guidance.label), dtype=torch.long, device=x_start.device)
+    use_classifier = guidance.classifier is not None and guidance.classifier_scale != 0 and y is not None
+    x = x_start
+    t_prevs = previous_timesteps(timesteps)
+    for i, (t, t_prev) in enumerate(zip(timesteps, t_prevs, strict=True)):
+        if cancel is not None and cancel.cancelled:
+            return
+        t_batch = torch.full((batch,), t, dtype=torch.long, device=x.device)
+        eps = guided_eps(model, x, t_batch, sched, y, guidance.null_class, guidance.cfg_scale)
+        _check_finite(eps, t)
+        grad = classifier_log_prob_grad(guidance.classifier, x, t_batch, y) if use_classifier else None
+        if method == "ddim":
+            if grad is not None:  # Dhariwal & Nichol, Algorithm 2
+                eps = ddim_classifier_eps(eps, float(sched.alpha_bars[t]), grad, guidance.classifier_scale)
+            noise = _noise(x, generator) if eta > 0 else None
+            x_prev, x0 = ddim_step(sched, x, t, t_prev, eps, eta=eta, noise=noise, clip_x0=clip_x0)
+        else:
+            sigma = ddpm_sigma(sched, t, variance, t_prev)
+            shift = None
+            if grad is not None:  # Dhariwal & Nichol, Algorithm 1
+                shift = ddpm_classifier_shift(grad, sigma, guidance.classifier_scale)
+            noise = _noise(x, generator) if sigma > 0 else None
+            x_prev, x0 = ddpm_step(sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift)
+        yield Step(i, len(timesteps), t, t_prev, x, x0, eps, x_prev)
+        x = x_prev
+
+
+def ddpm_sampler(model, sched: Schedule, x_T: torch.Tensor, **kwargs) -> Iterator[Step]:  # noqa: N803
+    """Ancestral DDPM sampling over every t = T-1..0 (Ho et al. 2020, Algorithm 2)."""
+    return reverse_process(model, sched, x_T, list(range(sched.T - 1, -1, -1)), method="ddpm", **kwargs)
+
+
+def ddim_sampler(model, sched: Schedule, x_T: torch.Tensor, timesteps: list[int], **kwargs) -> Iterator[Step]:  # noqa: N803
+    """DDIM sampling over a respaced, descending timestep sequence (Song et al. 2021)."""
+    return reverse_process(model, sched, x_T, timesteps, method="ddim", **kwargs)
+
+
+def drain(steps: Iterator[Step]) -> torch.Tensor | None:
+    """Run a sampler to the end and return the final image (None if it was cancelled before any step)."""
+    last = None
+    for step in steps:
+        last = step
+    return None if last is None else last.x_prev

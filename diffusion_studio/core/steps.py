@@ -1,0 +1,163 @@
+"""Single reverse steps as pure functions: explicit noise in, x_{t-1} and predicted x0 out.
+
+Notation (Ho et al. 2020; Song et al. 2021 "DDIM"):
+    eps_theta  the model's noise prediction at (x_t, t)          -> ``eps_pred``
+    x0_hat     (x_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t)  -> ``x0_pred``
+    t_prev     the next timestep of the run (t - 1 for plain DDPM); abar_{-1} = 1
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+import torch
+
+from diffusion_studio.core._coeffs import alpha_bar_at
+from diffusion_studio.core.parameterization import x0_from_eps
+from diffusion_studio.core.schedules import Schedule
+from diffusion_studio.errors import OptionError
+
+
+class Variance(str, Enum):
+    BETA = "beta"  # sigma_t^2 = beta_t (diffusers "fixed_large")
+    BETA_TILDE = "beta_tilde"  # sigma_t^2 = beta~_t (diffusers "fixed_small")
+
+
+class Spacing(str, Enum):
+    LEADING = "leading"
+    TRAILING = "trailing"
+    LINSPACE = "linspace"
+
+
+def ddpm_coefficients(sched: Schedule, t: int, t_prev: int | None = None) -> dict[str, float]:
+    """The numbers of one DDPM step (for display and for :func:`ddpm_step`).
+
+    For a respaced run (t_prev < t - 1) beta_t is replaced by 1 - abar_t / abar_{t_prev}
+    (Nichol & Dhariwal 2021, sec. 4), which is beta_t itself when t_prev = t - 1.
+    """
+    t_prev = t - 1 if t_prev is None else t_prev
+    abar_t = float(sched.alpha_bars[t])
+    abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
+    beta_t = 1.0 - abar_t / abar_prev
+    alpha_t = 1.0 - beta_t
+    beta_tilde = (1.0 - abar_prev) / (1.0 - abar_t) * beta_t
+    return {
+        "abar_t": abar_t,
+        "abar_prev": abar_prev,
+        "beta_t": beta_t,
+        "alpha_t": alpha_t,
+        "beta_tilde": beta_tilde,
+        # mu_theta = (x_t - (1 - alpha_t)/sqrt(1 - abar_t) eps_theta) / sqrt(alpha_t)   (Ho et al. eq. 11)
+        "eps_coef": (1.0 - alpha_t) / np.sqrt(1.0 - abar_t),
+        "mean_scale": 1.0 / np.sqrt(alpha_t),
+        # mu~_t = coef_x0 x0 + coef_xt x_t   (Ho et al. eq. 7)
+        "coef_x0": np.sqrt(abar_prev) * beta_t / (1.0 - abar_t),
+        "coef_xt": np.sqrt(alpha_t) * (1.0 - abar_prev) / (1.0 - abar_t),
+    }
+
+
+def ddpm_sigma(sched: Schedule, t: int, variance: str | Variance, t_prev: int | None = None) -> float:
+    """sigma_t of the step; 0 at the last step (no noise is added to x_0)."""
+    c = ddpm_coefficients(sched, t, t_prev)
+    if (t - 1 if t_prev is None else t_prev) < 0:
+        return 0.0
+    var = c["beta_t"] if Variance(variance) is Variance.BETA else max(c["beta_tilde"], 1e-20)
+    return float(np.sqrt(var))
+
+
+def ddpm_step(
+    sched: Schedule,
+    x_t: torch.Tensor,
+    t: int,
+    eps_pred: torch.Tensor,
+    noise: torch.Tensor | None,
+    variance: str | Variance = Variance.BETA_TILDE,
+    clip_x0: bool = False,
+    t_prev: int | None = None,
+    mean_shift: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One ancestral step x_{t-1} = mu_theta(x_t, t) + sigma_t z (Ho et al. 2020, Algorithm 2).
+
+    Without clipping, mu_theta = (x_t - (1 - alpha_t)/sqrt(1 - abar_t) eps_theta) / sqrt(alpha_t).
+    With ``clip_x0`` the predicted x0 is clipped to [-1, 1] and the mean is the posterior mean mu~_t(x_t, x0_hat).
+    ``mean_shift`` is added to the mean before the noise (classifier guidance, Dhariwal & Nichol Algorithm 1).
+    ``noise`` (z) is ignored at the last step; it may be None there.
+    """
+    c = ddpm_coefficients(sched, t, t_prev)
+    x0_pred = x0_from_eps(x_t, eps_pred, torch.as_tensor(c["abar_t"], dtype=x_t.dtype, device=x_t.device))
+    if clip_x0:
+        x0_pred = x0_pred.clamp(-1.0, 1.0)
+        mean = c["coef_x0"] * x0_pred + c["coef_xt"] * x_t
+    else:
+        mean = c["mean_scale"] * (x_t - c["eps_coef"] * eps_pred)
+    if mean_shift is not None:
+        mean = mean + mean_shift
+    sigma = ddpm_sigma(sched, t, variance, t_prev)
+    if sigma > 0:
+        if noise is None:
+            raise OptionError("A DDPM step before the last one needs noise z.")
+        mean = mean + sigma * noise
+    return mean, x0_pred
+
+
+def ddim_sigma(sched: Schedule, t: int, t_prev: int, eta: float) -> float:
+    """sigma_t(eta) = eta sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev)   (Song et al. eq. 16)."""
+    abar_t = float(sched.alpha_bars[t])
+    abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
+    return float(eta * np.sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)))
+
+
+def ddim_step(
+    sched: Schedule,
+    x_t: torch.Tensor,
+    t: int,
+    t_prev: int,
+    eps_pred: torch.Tensor,
+    eta: float = 0.0,
+    noise: torch.Tensor | None = None,
+    clip_x0: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One DDIM step (Song et al. 2021, eq. 12):
+
+        x_{t_prev} = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma_t^2) eps_theta + sigma_t z
+
+    eta = 0 is deterministic; eta = 1 is DDPM-like. With ``clip_x0`` x0_hat is clipped but the direction
+    term keeps the model's eps (as diffusers' DDIMScheduler with ``use_clipped_model_output=False``).
+    """
+    abar_t = alpha_bar_at(sched.alpha_bars, t, x_t)
+    abar_prev = alpha_bar_at(sched.alpha_bars, t_prev, x_t)
+    x0_pred = x0_from_eps(x_t, eps_pred, abar_t)
+    if clip_x0:
+        x0_pred = x0_pred.clamp(-1.0, 1.0)
+    sigma = ddim_sigma(sched, t, t_prev, eta)
+    x_prev = abar_prev.sqrt() * x0_pred + (1.0 - abar_prev - sigma**2).clamp(min=0).sqrt() * eps_pred
+    if sigma > 0:
+        if noise is None:
+            raise OptionError("A DDIM step with eta > 0 needs noise z.")
+        x_prev = x_prev + sigma * noise
+    return x_prev, x0_pred
+
+
+def ddim_timesteps(sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LEADING) -> list[int]:
+    """Descending timesteps of a respaced run, as diffusers' ``timestep_spacing`` (steps_offset = 0).
+
+    leading:  0, T//n, 2T//n, ...        trailing: round(T, T - T/n, ...) - 1        linspace: round(linspace(0, T-1, n))
+    The step after the last one goes to t_prev = -1 (the clean image).
+    """
+    T = sched.T  # noqa: N806
+    if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= T:
+        raise OptionError(f"The number of steps must be a whole number from 1 to T = {T}, got {steps!r}.")
+    kind = Spacing(spacing)
+    if kind is Spacing.LEADING:
+        ts = (np.arange(0, steps) * (T // steps)).round()[::-1]
+    elif kind is Spacing.TRAILING:
+        ts = np.round(np.arange(T, 0, -T / steps)) - 1
+    else:
+        ts = np.linspace(0, T - 1, steps).round()[::-1]
+    return [int(v) for v in ts]
+
+
+def previous_timesteps(timesteps: list[int]) -> list[int]:
+    """t_prev for each t of a descending run: the next entry, and -1 after the last."""
+    return list(timesteps[1:]) + [-1]

@@ -1,0 +1,1 @@
+"""Image loading with typed errors, atomic writes, and GIF / contact-sheet export (no Qt)."""

@@ -1,0 +1,200 @@
+"""Export a run of denoising steps as an animated GIF, or chosen steps as a PNG contact sheet.
+
+GIF notes that shape the output:
+- One global 255-colour palette (median cut over a sample of frames) is shared by every frame, so there are
+  no per-frame colour tables and no palette flicker; the 256th index stays free so Pillow's ``optimize`` can
+  mark unchanged pixels transparent (with ``disposal=1``), which shrinks the late, nearly still frames.
+- GIF delays are stored in hundredths of a second, so a frame lasts ``round(100 / fps) * 10`` ms, and at
+  least 20 ms: browsers play shorter delays at 100 ms, so any fps above 50 plays at 50.
+- Identical consecutive frames (after quantisation) are merged here, adding their durations, exactly as
+  Pillow would; so the file holds ``ExportSummary.frames`` frames and the total play time is preserved.
+- ``loop=0`` loops forever; ``loop=None`` writes no NETSCAPE loop block, so viewers play it once;
+  ``loop=n`` asks for n repeats after the first play (how browsers read the count).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from diffusion_studio.errors import OptionError
+from diffusion_studio.io.atomic import atomic_target
+from diffusion_studio.io.layout import BACKGROUND, GAP, Frame, compose, make_layout
+
+Direction = Literal["denoise", "noise", "both"]
+PALETTE_COLOURS = 255  # one index left free for Pillow's "unchanged pixel" transparency
+PALETTE_SAMPLES = 16  # frames stacked to build the palette
+MAX_FPS = 100.0
+MIN_DELAY_MS = 20
+
+
+@dataclass(frozen=True)
+class GifOptions:
+    """How to turn a list of steps into a GIF (see the module notes for timing and looping)."""
+
+    fps: float = 20.0
+    stride: int | None = None  # keep every stride-th frame (and always the last)
+    frame_count: int | None = None  # or: about this many frames, evenly spaced, first and last included
+    scale: int = 1  # whole-number nearest-neighbour upscale, applied before the labels are drawn
+    loop: int | None = 0  # 0 = forever, None = play once
+    hold_last_ms: int = 1500  # extra time on the last frame of the GIF
+    label: bool = True
+    direction: Direction = "denoise"  # "denoise": as given; "noise": reversed; "both": there and back
+
+    def check(self) -> None:
+        """Raise :class:`OptionError` with one sentence if a value cannot be used."""
+        if not 0 < self.fps <= MAX_FPS:
+            raise OptionError(f"The frame rate must be above 0 and at most {MAX_FPS:g} fps, not {self.fps:g}.")
+        if self.scale < 1 or int(self.scale) != self.scale:
+            raise OptionError(f"The scale must be a whole number of at least 1, not {self.scale}.")
+        if self.loop is not None and not 0 <= self.loop <= 65535:
+            raise OptionError(f"The loop count must be from 0 (forever) to 65535, not {self.loop}.")
+        if self.hold_last_ms < 0:
+            raise OptionError(f"The hold on the last frame cannot be negative ({self.hold_last_ms} ms).")
+        if self.direction not in ("denoise", "noise", "both"):
+            raise OptionError(f"The direction must be 'denoise', 'noise' or 'both', not {self.direction!r}.")
+        select_indices(1, self.stride, self.frame_count)  # checks stride and frame_count
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What was written: frames in the file, its size in bytes, and one play-through in seconds."""
+
+    path: Path
+    frames: int
+    bytes: int
+    seconds: float
+
+
+def select_indices(n: int, stride: int | None = None, frame_count: int | None = None) -> list[int]:
+    """Indices of the frames to keep out of ``n``, ascending, always including the first and the last.
+
+    ``stride`` keeps 0, stride, 2*stride, ... plus n-1; ``frame_count`` keeps that many evenly spaced
+    frames (all of them when it is at least ``n``); neither keeps everything.
+    """
+    if stride is not None and frame_count is not None:
+        raise OptionError("Choose frames by stride or by frame count, not both.")
+    if stride is not None and stride < 1:
+        raise OptionError(f"The frame stride must be at least 1, not {stride}.")
+    if frame_count is not None and frame_count < 2:
+        raise OptionError(f"The frame count must be at least 2 (first and last), not {frame_count}.")
+    if n < 1:
+        raise OptionError("There are no frames to export.")
+    if stride is not None:
+        kept = list(range(0, n, stride))
+        return kept if kept[-1] == n - 1 else [*kept, n - 1]
+    if frame_count is None or frame_count >= n:
+        return list(range(n))
+    step = (n - 1) / (frame_count - 1)  # >= 1, so rounding never repeats an index
+    return [math.floor(i * step + 0.5) for i in range(frame_count)]
+
+
+def play_order(indices: Sequence[int], direction: Direction) -> list[int]:
+    """Apply the direction: "noise" reverses, "both" goes there and back without repeating the turn."""
+    forward = list(indices)
+    if direction == "noise":
+        return forward[::-1]
+    if direction == "both":
+        return forward + forward[-2::-1]
+    return forward
+
+
+def frame_delay_ms(fps: float) -> int:
+    """The per-frame delay GIF can store for ``fps`` (whole centiseconds, at least 20 ms)."""
+    return max(MIN_DELAY_MS, round(100.0 / fps) * 10)
+
+
+def export_gif(
+    path: str | os.PathLike[str],
+    frames: Sequence[Frame],
+    labels: Sequence[str] | None = None,
+    options: GifOptions | None = None,
+) -> ExportSummary:
+    """Write ``frames`` (denoising order, one per step) as an animated GIF, atomically.
+
+    Each frame is an (H, W, 3) / (H, W) uint8 array or a tuple of panels laid side by side; ``labels``
+    (e.g. "t = 734") are drawn in a caption strip under the panels when ``options.label`` is set.
+    """
+    options = options or GifOptions()
+    options.check()
+    keep = select_indices(len(frames), options.stride, options.frame_count)
+    kept_labels = [labels[i] for i in keep] if labels is not None and options.label else None
+    if labels is not None and len(labels) != len(frames):
+        raise OptionError(f"There are {len(labels)} labels for {len(frames)} frames; give one label per frame.")
+    layout = make_layout(frames, kept_labels, options.scale)
+    drawn = [compose(frames[i], kept_labels[k] if kept_labels else None, layout) for k, i in enumerate(keep)]
+    palette = _global_palette(drawn)
+    indexed = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in drawn]
+    order = play_order(range(len(keep)), options.direction)
+    sequence, durations = _merge_repeats([indexed[k] for k in order], frame_delay_ms(options.fps))
+    durations[-1] = _centiseconds(durations[-1] + options.hold_last_ms)
+
+    extra = {} if options.loop is None else {"loop": options.loop}
+    with atomic_target(path) as tmp:
+        sequence[0].save(
+            tmp, format="GIF", save_all=True, append_images=sequence[1:], duration=durations,
+            disposal=1, optimize=True, palette=palette.getpalette(), **extra,
+        )
+    target = Path(path)
+    return ExportSummary(target, len(sequence), target.stat().st_size, sum(durations) / 1000.0)
+
+
+def export_contact_sheet(
+    path: str | os.PathLike[str],
+    frames: Sequence[Frame],
+    labels: Sequence[str] | None = None,
+    columns: int | None = None,
+    scale: int = 1,
+) -> Path:
+    """Write the chosen steps as a PNG grid (row by row, ``columns`` wide, default near-square), atomically."""
+    if columns is not None and columns < 1:
+        raise OptionError(f"The contact sheet needs at least 1 column, not {columns}.")
+    if scale < 1 or int(scale) != scale:
+        raise OptionError(f"The scale must be a whole number of at least 1, not {scale}.")
+    layout = make_layout(frames, labels, scale)
+    cols = min(len(frames), columns or math.ceil(math.sqrt(len(frames))))
+    rows = math.ceil(len(frames) / cols)
+    cell_w, cell_h = layout.size
+    sheet = Image.new("RGB", (cols * cell_w + (cols + 1) * GAP, rows * cell_h + (rows + 1) * GAP), BACKGROUND)
+    for k, frame in enumerate(frames):
+        row, col = divmod(k, cols)
+        tile = compose(frame, labels[k] if labels else None, layout)
+        sheet.paste(tile, (GAP + col * (cell_w + GAP), GAP + row * (cell_h + GAP)))
+    with atomic_target(path) as tmp:
+        sheet.save(tmp, format="PNG", optimize=False)
+    return Path(path)
+
+
+def _global_palette(images: Sequence[Image.Image]) -> Image.Image:
+    """A median-cut palette built from up to PALETTE_SAMPLES frames stacked into one picture."""
+    picks = select_indices(len(images), frame_count=min(len(images), PALETTE_SAMPLES)) if len(images) > 1 else [0]
+    width, height = images[0].size
+    stack = Image.new("RGB", (width, height * len(picks)))
+    for row, k in enumerate(picks):
+        stack.paste(images[k], (0, row * height))
+    return stack.quantize(PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT)
+
+
+def _merge_repeats(frames: list[Image.Image], delay_ms: int) -> tuple[list[Image.Image], list[int]]:
+    """Drop frames identical to the one before, adding their time to it (Pillow would do the same)."""
+    kept, durations, previous = [frames[0]], [delay_ms], frames[0].tobytes()
+    for im in frames[1:]:
+        data = im.tobytes()
+        if data == previous:
+            durations[-1] += delay_ms
+        else:
+            kept.append(im)
+            durations.append(delay_ms)
+            previous = data
+    return kept, durations
+
+
+def _centiseconds(ms: int) -> int:
+    return round(ms / 10) * 10
