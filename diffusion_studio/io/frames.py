@@ -1,0 +1,50 @@
+"""Turn sampler tensors into the uint8 pictures that the app, GIFs and sheets show."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from diffusion_studio.io.images import tensor_to_uint8
+
+EPS_RANGE = 3.0  # eps ~ N(0, I) is shown from -3 (black) to +3 (white), so mid-grey is 0
+PANELS = ("x_t", "x0", "eps")
+
+
+def to_uint8_batch(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
+    """(B, C, H, W) in [lo, hi] -> (B, H, W, C) uint8 (clamped), computed in one go."""
+    t = x.detach().to("cpu", torch.float32)
+    t = ((t.clamp(lo, hi) - lo) * (255.0 / (hi - lo))).round().to(torch.uint8)
+    return t.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def tile(images: np.ndarray, gap: int = 2, fill: int = 255) -> np.ndarray:
+    """(B, H, W, C) uint8 -> one near-square grid image; a single image comes back unchanged."""
+    b, h, w, c = images.shape
+    if b == 1:
+        return images[0]
+    cols = math.ceil(math.sqrt(b))
+    rows = math.ceil(b / cols)
+    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, c), fill, np.uint8)
+    for i in range(b):
+        r, q = divmod(i, cols)
+        out[r * (h + gap) : r * (h + gap) + h, q * (w + gap) : q * (w + gap) + w] = images[i]
+    return out
+
+
+def panel_images(x_t: torch.Tensor, x0: torch.Tensor | None, eps: torch.Tensor | None, panels=PANELS):
+    """The chosen panels of one step as uint8 grids: x_t and x0 in [-1, 1], eps in [-3, 3]."""
+    out = []
+    for name in panels:
+        if name == "x_t":
+            out.append(tile(to_uint8_batch(x_t)))
+        elif name == "x0" and x0 is not None:
+            out.append(tile(to_uint8_batch(x0)))
+        elif name == "eps" and eps is not None:
+            out.append(tile(to_uint8_batch(eps, -EPS_RANGE, EPS_RANGE)))
+    return out
+
+
+__all__ = ["EPS_RANGE", "PANELS", "panel_images", "tensor_to_uint8", "tile", "to_uint8_batch"]

@@ -1,0 +1,94 @@
+"""Find models by name or folder: the closed-form ones, the built-in trained ones, and any model folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from diffusion_studio.errors import ModelError
+from diffusion_studio.models.base import ModelInfo, NoisePredictor
+from diffusion_studio.paths import builtin_models_dir, sample_images
+
+CLOSED_FORM = ("ideal", "gaussian")
+REFERENCE_SIZE = 256  # bundled reference photos are centre-cropped to this; they are resized to x_t on use
+
+
+@cache
+def _bundled_references() -> tuple[tuple[str, np.ndarray], ...]:
+    from diffusion_studio.io.images import load_image
+
+    return tuple((p.stem, load_image(p, size=REFERENCE_SIZE, mode="crop")) for p in sample_images())
+
+
+def _trained_folders() -> dict[str, Path]:
+    root = builtin_models_dir()
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "model.json").is_file()}
+
+
+def builtin_names() -> list[str]:
+    """Names accepted by :func:`load_model` besides a folder path."""
+    return [*CLOSED_FORM, *_trained_folders()]
+
+
+def is_closed_form(name: str) -> bool:
+    return name in CLOSED_FORM
+
+
+def load_model(
+    name_or_path: str | Path, extra_references: Sequence[tuple[str, np.ndarray]] = ()
+) -> NoisePredictor:
+    """A model by name (``ideal``, ``gaussian``, ``digits``, ``emoji``...) or by the path of a model folder.
+
+    ``extra_references`` (name, uint8 image) join the bundled photos as references of the closed-form models,
+    so that "noise my own image, then denoise it back" works with no trained model.
+    """
+    name = str(name_or_path)
+    if name in CLOSED_FORM:
+        from diffusion_studio.models.closed_form import GaussianDenoiser, IdealDenoiser
+
+        refs = [*extra_references, *_bundled_references()]
+        images = [im for _, im in refs]
+        if name == "ideal":
+            return IdealDenoiser(images, [n for n, _ in refs])
+        return GaussianDenoiser(images)
+    folder = _trained_folders().get(name)
+    if folder is None:
+        candidate = Path(name).expanduser()
+        if candidate.is_dir():
+            folder = candidate
+        else:
+            known = ", ".join(builtin_names())
+            raise ModelError(f"There is no model called '{name}'; choose one of {known}, or give a model folder.")
+    from diffusion_studio.models.trained import load_trained
+
+    return load_trained(folder)
+
+
+def load_classifier(name_or_path: str | Path):
+    """The noise-aware classifier shipped beside a trained model (for classifier guidance), or None."""
+    name = str(name_or_path)
+    if name in CLOSED_FORM:
+        return None
+    folder = _trained_folders().get(name) or Path(name).expanduser()
+    from diffusion_studio.models.classifier import load_classifier as _load
+
+    return _load(folder)
+
+
+def describe_models() -> list[ModelInfo]:
+    """ModelInfo of every available model (closed-form ones without loading the reference photos)."""
+    from diffusion_studio.models.closed_form import gaussian_info, ideal_info
+    from diffusion_studio.models.trained import load_trained
+
+    infos = [ideal_info(), gaussian_info()]
+    for folder in _trained_folders().values():
+        try:
+            infos.append(load_trained(folder).info)
+        except ModelError as err:
+            infos.append(ModelInfo(name=folder.name, image_size=None, channels=None, origin=f"unusable: {err}"))
+    return infos
