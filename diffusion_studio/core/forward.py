@@ -19,8 +19,12 @@ from diffusion_studio.core.schedules import Schedule
 
 def q_sample(sched: Schedule, x0: torch.Tensor, t: int | torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, with the caller's eps (reuse it to scrub t smoothly)."""
-    abar = alpha_bar_at(sched.alpha_bars, t, x0)
-    return abar.sqrt() * x0 + (1.0 - abar).sqrt() * eps
+    if isinstance(t, torch.Tensor) and t.ndim > 0:
+        abar = alpha_bar_at(sched.alpha_bars, t, x0)
+        return abar.sqrt() * x0 + (1.0 - abar).sqrt() * eps
+    # one timestep: two fused passes over the image with plain-float coefficients
+    t = int(t)
+    return torch.add(x0 * float(sched.sqrt_alpha_bars[t]), eps, alpha=float(sched.sqrt_one_minus_alpha_bars[t]))
 
 
 def q_step(sched: Schedule, x_prev: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:

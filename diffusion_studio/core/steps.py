@@ -8,13 +8,12 @@ Notation (Ho et al. 2020; Song et al. 2021 "DDIM"):
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 
 import numpy as np
 import torch
 
-from diffusion_studio.core._coeffs import alpha_bar_at
-from diffusion_studio.core.parameterization import x0_from_eps
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.errors import OptionError
 
@@ -37,33 +36,35 @@ def ddpm_coefficients(sched: Schedule, t: int, t_prev: int | None = None) -> dic
     (Nichol & Dhariwal 2021, sec. 4), which is beta_t itself when t_prev = t - 1.
     """
     t_prev = t - 1 if t_prev is None else t_prev
-    abar_t = float(sched.alpha_bars[t])
+    abar_t = float(sched.alpha_bars[t])  # plain floats and math: numpy scalars cost ~1 us per operation
     abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
     beta_t = 1.0 - abar_t / abar_prev
     alpha_t = 1.0 - beta_t
-    beta_tilde = (1.0 - abar_prev) / (1.0 - abar_t) * beta_t
     return {
         "abar_t": abar_t,
         "abar_prev": abar_prev,
         "beta_t": beta_t,
         "alpha_t": alpha_t,
-        "beta_tilde": beta_tilde,
+        "beta_tilde": (1.0 - abar_prev) / (1.0 - abar_t) * beta_t,
         # mu_theta = (x_t - (1 - alpha_t)/sqrt(1 - abar_t) eps_theta) / sqrt(alpha_t)   (Ho et al. eq. 11)
-        "eps_coef": (1.0 - alpha_t) / np.sqrt(1.0 - abar_t),
-        "mean_scale": 1.0 / np.sqrt(alpha_t),
+        "eps_coef": (1.0 - alpha_t) / math.sqrt(1.0 - abar_t),
+        "mean_scale": 1.0 / math.sqrt(alpha_t),
         # mu~_t = coef_x0 x0 + coef_xt x_t   (Ho et al. eq. 7)
-        "coef_x0": np.sqrt(abar_prev) * beta_t / (1.0 - abar_t),
-        "coef_xt": np.sqrt(alpha_t) * (1.0 - abar_prev) / (1.0 - abar_t),
+        "coef_x0": math.sqrt(abar_prev) * beta_t / (1.0 - abar_t),
+        "coef_xt": math.sqrt(alpha_t) * (1.0 - abar_prev) / (1.0 - abar_t),
     }
 
 
 def ddpm_sigma(sched: Schedule, t: int, variance: str | Variance, t_prev: int | None = None) -> float:
     """sigma_t of the step; 0 at the last step (no noise is added to x_0)."""
-    c = ddpm_coefficients(sched, t, t_prev)
-    if (t - 1 if t_prev is None else t_prev) < 0:
+    return _sigma(ddpm_coefficients(sched, t, t_prev), variance, t - 1 if t_prev is None else t_prev)
+
+
+def _sigma(c: dict[str, float], variance: str | Variance, t_prev: int) -> float:
+    if t_prev < 0:
         return 0.0
     var = c["beta_t"] if Variance(variance) is Variance.BETA else max(c["beta_tilde"], 1e-20)
-    return float(np.sqrt(var))
+    return math.sqrt(var)
 
 
 def ddpm_step(
@@ -84,20 +85,22 @@ def ddpm_step(
     ``mean_shift`` is added to the mean before the noise (classifier guidance, Dhariwal & Nichol Algorithm 1).
     ``noise`` (z) is ignored at the last step; it may be None there.
     """
+    t_prev = t - 1 if t_prev is None else t_prev
     c = ddpm_coefficients(sched, t, t_prev)
-    x0_pred = x0_from_eps(x_t, eps_pred, torch.as_tensor(c["abar_t"], dtype=x_t.dtype, device=x_t.device))
+    # x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), as fused scalar ops (this runs every step)
+    x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - c["abar_t"])).mul_(1.0 / math.sqrt(c["abar_t"]))
     if clip_x0:
-        x0_pred = x0_pred.clamp(-1.0, 1.0)
-        mean = c["coef_x0"] * x0_pred + c["coef_xt"] * x_t
+        x0_pred.clamp_(-1.0, 1.0)
+        mean = torch.add(x_t * c["coef_xt"], x0_pred, alpha=c["coef_x0"])
     else:
-        mean = c["mean_scale"] * (x_t - c["eps_coef"] * eps_pred)
+        mean = torch.add(x_t, eps_pred, alpha=-c["eps_coef"]).mul_(c["mean_scale"])
     if mean_shift is not None:
-        mean = mean + mean_shift
-    sigma = ddpm_sigma(sched, t, variance, t_prev)
+        mean.add_(mean_shift)
+    sigma = _sigma(c, variance, t_prev)
     if sigma > 0:
         if noise is None:
             raise OptionError("A DDPM step before the last one needs noise z.")
-        mean = mean + sigma * noise
+        mean.add_(noise, alpha=sigma)
     return mean, x0_pred
 
 
@@ -105,7 +108,7 @@ def ddim_sigma(sched: Schedule, t: int, t_prev: int, eta: float) -> float:
     """sigma_t(eta) = eta sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev)   (Song et al. eq. 16)."""
     abar_t = float(sched.alpha_bars[t])
     abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
-    return float(eta * np.sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)))
+    return eta * math.sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev))
 
 
 def ddim_step(
@@ -125,17 +128,18 @@ def ddim_step(
     eta = 0 is deterministic; eta = 1 is DDPM-like. With ``clip_x0`` x0_hat is clipped but the direction
     term keeps the model's eps (as diffusers' DDIMScheduler with ``use_clipped_model_output=False``).
     """
-    abar_t = alpha_bar_at(sched.alpha_bars, t, x_t)
-    abar_prev = alpha_bar_at(sched.alpha_bars, t_prev, x_t)
-    x0_pred = x0_from_eps(x_t, eps_pred, abar_t)
+    abar_t = float(sched.alpha_bars[t])
+    abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
+    x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - abar_t)).mul_(1.0 / math.sqrt(abar_t))
     if clip_x0:
-        x0_pred = x0_pred.clamp(-1.0, 1.0)
+        x0_pred.clamp_(-1.0, 1.0)
     sigma = ddim_sigma(sched, t, t_prev, eta)
-    x_prev = abar_prev.sqrt() * x0_pred + (1.0 - abar_prev - sigma**2).clamp(min=0).sqrt() * eps_pred
+    direction = math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0))  # sqrt(1 - abar_prev - sigma_t^2)
+    x_prev = torch.add(x0_pred * math.sqrt(abar_prev), eps_pred, alpha=direction)
     if sigma > 0:
         if noise is None:
             raise OptionError("A DDIM step with eta > 0 needs noise z.")
-        x_prev = x_prev + sigma * noise
+        x_prev.add_(noise, alpha=sigma)
     return x_prev, x0_pred
 
 
