@@ -90,11 +90,13 @@ def q_sample_ms(side: int = 512) -> float:
 
 def main() -> None:
     shape, sched = (1, 3, 32, 32), make_schedule("linear", 1000)
-    print(f"# {date.today()} on {platform.node()} ({platform.processor() or platform.machine()}), "
-          f"torch {torch.__version__}, 1 thread")
+    print(
+        f"# {date.today()} on {platform.node()} ({platform.processor() or platform.machine()}), "
+        f"torch {torch.__version__}, 1 thread"
+    )
     ref = diffusers_ddpm(shape, 1000)
     ddpm = ours_ddpm(shape, sched)
-    print(f"sampler overhead per step at 32x32, model excluded (best of 5 runs of 1000 steps):")
+    print("sampler overhead per step at 32x32, model excluded (best of 5 runs of 1000 steps):")
     print(f"  ours, DDPM generator      {ddpm:.4f} ms/step   (goal < 0.1 ms)")
     print(f"  ours, DDIM 50 generator   {ours_ddim(shape, sched):.4f} ms/step")
     if ref is not None:

@@ -1,10 +1,10 @@
 """The ``diffusion-studio`` command: the desktop app by default, and headless sub-commands.
 
-    diffusion-studio [IMAGE]           open the window (with IMAGE loaded)
-    diffusion-studio noise IMAGE ...   the forward process as a strip or GIF
-    diffusion-studio sample ...        a reverse process as a GIF / PNG
-    diffusion-studio models            list models
-    diffusion-studio train ...         train a model on a folder of images or an .npz
+diffusion-studio [IMAGE]           open the window (with IMAGE loaded)
+diffusion-studio noise IMAGE ...   the forward process as a strip or GIF
+diffusion-studio sample ...        a reverse process as a GIF / PNG
+diffusion-studio models            list models
+diffusion-studio train ...         train a model on a folder of images or an .npz
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def _run_app(argv: list[str]) -> int:
     try:
         from diffusion_studio.app.main import run_app
     except ImportError as err:
-        print(f"error: the desktop app cannot start here ({err}); the sub-commands still work, see --help.",
-              file=sys.stderr)
+        print(
+            f"error: the desktop app cannot start here ({err}); the sub-commands still work, see --help.",
+            file=sys.stderr,
+        )
         return 1
     return run_app(args.images[0] if args.images else None)
 

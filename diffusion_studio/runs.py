@@ -45,7 +45,9 @@ def parse_class(info: ModelInfo, text: str | int | None) -> int | None:
         return names.index(key)
     if key.lstrip("-").isdigit() and 0 <= int(key) < len(names):
         return int(key)
-    raise OptionError(f"'{text}' is not a class of '{info.name}'; its classes are {', '.join(info.class_names)}.")
+    raise OptionError(
+        f"'{text}' is not a class of '{info.name}'; its classes are {', '.join(info.class_names)}."
+    )
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,11 @@ def _load_init(req: RunRequest, info: ModelInfo) -> np.ndarray | None:
     if req.init_array is not None:
         arr = req.init_array
         if arr.shape[2] != channels:
-            arr = arr.mean(axis=2, keepdims=True).astype(np.uint8) if channels == 1 else np.repeat(arr, 3, axis=2)
+            arr = (
+                arr.mean(axis=2, keepdims=True).astype(np.uint8)
+                if channels == 1
+                else np.repeat(arr, 3, axis=2)
+            )
         if info.image_size is not None and arr.shape[:2] != (info.image_size, info.image_size):
             from PIL import Image
 
@@ -131,7 +137,9 @@ def prepare_run(req: RunRequest) -> PreparedRun:
     sched = _schedule_for(info, req)
     if info.image_size is not None:
         if req.size not in (None, info.image_size):
-            raise OptionError(f"The '{info.name}' model makes {info.image_size}x{info.image_size} images only.")
+            raise OptionError(
+                f"The '{info.name}' model makes {info.image_size}x{info.image_size} images only."
+            )
         shape = (info.channels or 3, info.image_size, info.image_size)
     elif init_arr is not None:
         shape = (init_arr.shape[2], init_arr.shape[0], init_arr.shape[1])
@@ -145,7 +153,9 @@ def prepare_run(req: RunRequest) -> PreparedRun:
             raise OptionError("Classifier guidance needs a class (--class).")
         classifier = load_classifier(req.model)
         if classifier is None:
-            raise OptionError(f"The '{info.name}' model has no noise-aware classifier for classifier guidance.")
+            raise OptionError(
+                f"The '{info.name}' model has no noise-aware classifier for classifier guidance."
+            )
     if req.cfg_scale != 1.0 and label is None:
         raise OptionError("Classifier-free guidance needs a class (--class).")
     device = resolve_device(req.device)

@@ -18,11 +18,18 @@ from diffusion_studio.io.images import image_to_tensor, load_image
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", type=Path, help="the image to noise (PNG, JPEG, WebP, BMP, TIFF, GIF)")
-    p.add_argument("--t", default="0,250,500,750,999",
-                   help="comma-separated timesteps for the strip (default 0,250,500,750,999)")
-    p.add_argument("--schedule", default="linear", choices=SCHEDULE_NAMES, help="noise schedule (default linear)")
+    p.add_argument(
+        "--t",
+        default="0,250,500,750,999",
+        help="comma-separated timesteps for the strip (default 0,250,500,750,999)",
+    )
+    p.add_argument(
+        "--schedule", default="linear", choices=SCHEDULE_NAMES, help="noise schedule (default linear)"
+    )
     p.add_argument("--T", type=int, default=1000, help="number of diffusion steps (default 1000)")
-    p.add_argument("--size", type=int, default=256, help="image side in pixels, the image is fitted (default 256)")
+    p.add_argument(
+        "--size", type=int, default=256, help="image side in pixels, the image is fitted (default 256)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the one eps used for every t")
     p.add_argument("--eps", action="store_true", help="show the noise eps beside x_t")
     p.add_argument("--out", type=Path, default=None, help="write the strip of x_t for the chosen t as PNG")
@@ -63,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
         gif_ts = sorted({round(i * (sched.T - 1) / (n - 1)) for i in range(n)})
         options = GifOptions(fps=args.fps, direction="both" if args.both else "denoise", hold_last_ms=800)
         summary = export_gif(args.gif, [frame(t) for t in gif_ts], [f"t = {t}" for t in gif_ts], options)
-        print(f"wrote {summary.path} ({summary.frames} frames, {summary.bytes / 1e6:.2f} MB)", file=sys.stderr)
+        print(
+            f"wrote {summary.path} ({summary.frames} frames, {summary.bytes / 1e6:.2f} MB)", file=sys.stderr
+        )
     return 0

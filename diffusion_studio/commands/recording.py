@@ -25,7 +25,9 @@ class Recording:
     side: int = 0
 
 
-def record_run(prepared: PreparedRun, panels: tuple[str, ...], frame_count: int, quiet: bool = False) -> Recording:
+def record_run(
+    prepared: PreparedRun, panels: tuple[str, ...], frame_count: int, quiet: bool = False
+) -> Recording:
     """Run the sampler, keeping about ``frame_count`` evenly spaced frames (the first and the final one)."""
     from diffusion_studio.commands.progress import ProgressBar
 
@@ -36,8 +38,9 @@ def record_run(prepared: PreparedRun, panels: tuple[str, ...], frame_count: int,
     keep = set(select_indices(total + 1, frame_count=min(frame_count, total + 1)))
     bar = None if quiet else ProgressBar(total, f"{prepared.model.info.name} {prepared.plan.sampler}")
     rec = Recording(side=max(prepared.shape[1:]))
-    steps = run_plan(prepared.model, prepared.schedule, prepared.plan, prepared.shape, prepared.init,
-                     prepared.device)
+    steps = run_plan(
+        prepared.model, prepared.schedule, prepared.plan, prepared.shape, prepared.init, prepared.device
+    )
     last = None
     try:
         for step in steps:
@@ -69,13 +72,19 @@ def write_outputs(rec: Recording, args: argparse.Namespace) -> None:
     if args.gif is not None:
         opts = GifOptions(fps=args.fps, scale=scale, hold_last_ms=args.hold, label=not args.no_label)
         summary = export_gif(args.gif, rec.frames, labels, opts)
-        print(f"wrote {summary.path} ({summary.frames} frames, {summary.bytes / 1e6:.2f} MB)", file=sys.stderr)
+        print(
+            f"wrote {summary.path} ({summary.frames} frames, {summary.bytes / 1e6:.2f} MB)", file=sys.stderr
+        )
     if args.png is not None:
         final = rec.final.squeeze(-1) if rec.final.shape[-1] == 1 else rec.final
         atomic_write(args.png, lambda tmp: Image.fromarray(final).save(tmp, format="PNG"))
         print(f"wrote {args.png}", file=sys.stderr)
     if args.sheet is not None:
         pick = select_indices(len(rec.frames), frame_count=min(10, len(rec.frames)))
-        export_contact_sheet(args.sheet, [rec.frames[i] for i in pick],
-                             None if labels is None else [labels[i] for i in pick], scale=scale)
+        export_contact_sheet(
+            args.sheet,
+            [rec.frames[i] for i in pick],
+            None if labels is None else [labels[i] for i in pick],
+            scale=scale,
+        )
         print(f"wrote {args.sheet}", file=sys.stderr)

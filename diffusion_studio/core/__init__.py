@@ -1,6 +1,6 @@
 """The maths of Diffusion Studio, with no Qt: schedules, the forward process, reverse steps, samplers, guidance.
 
-    from diffusion_studio.core import make_schedule, q_sample, ddpm_step, ddim_step, ddim_timesteps
+from diffusion_studio.core import make_schedule, q_sample, ddpm_step, ddim_step, ddim_timesteps
 """
 
 from diffusion_studio.core.cancel import CancelToken

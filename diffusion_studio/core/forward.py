@@ -1,10 +1,10 @@
 """The forward (noising) process q of Ho et al. 2020.
 
-    q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)                          (eq. 2)
-    q(x_t | x_0)     = N(sqrt(abar_t) x_0, (1 - abar_t) I)                            (eq. 4)
-      => x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps,  eps ~ N(0, I)   (reparameterisation)
-    q(x_{t-1} | x_t, x_0) = N(mu~_t, beta~_t I),
-      mu~_t = sqrt(abar_{t-1}) beta_t / (1 - abar_t) x_0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) x_t   (eq. 7)
+q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)                          (eq. 2)
+q(x_t | x_0)     = N(sqrt(abar_t) x_0, (1 - abar_t) I)                            (eq. 4)
+  => x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps,  eps ~ N(0, I)   (reparameterisation)
+q(x_{t-1} | x_t, x_0) = N(mu~_t, beta~_t I),
+  mu~_t = sqrt(abar_{t-1}) beta_t / (1 - abar_t) x_0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) x_t   (eq. 7)
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def q_sample(sched: Schedule, x0: torch.Tensor, t: int | torch.Tensor, eps: torc
         return abar.sqrt() * x0 + (1.0 - abar).sqrt() * eps
     # one timestep: two fused passes over the image with plain-float coefficients
     t = int(t)
-    return torch.add(x0 * float(sched.sqrt_alpha_bars[t]), eps, alpha=float(sched.sqrt_one_minus_alpha_bars[t]))
+    return torch.add(
+        x0 * float(sched.sqrt_alpha_bars[t]), eps, alpha=float(sched.sqrt_one_minus_alpha_bars[t])
+    )
 
 
 def q_step(sched: Schedule, x_prev: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
@@ -49,7 +51,11 @@ def q_chain(
 
 
 def q_posterior_mean(
-    sched: Schedule, x0: torch.Tensor, x_t: torch.Tensor, t: int | torch.Tensor, t_prev: int | torch.Tensor | None = None
+    sched: Schedule,
+    x0: torch.Tensor,
+    x_t: torch.Tensor,
+    t: int | torch.Tensor,
+    t_prev: int | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """mu~_t(x_t, x_0), the mean of q(x_{t-1} | x_t, x_0) (eq. 7); t_prev < t - 1 gives the respaced posterior."""
     t_prev = (t - 1) if t_prev is None else t_prev

@@ -1,8 +1,8 @@
 """Guidance: classifier-free (Ho & Salimans 2022) and classifier guidance (Dhariwal & Nichol 2021).
 
-    classifier-free:      eps = eps_theta(x_t, null) + s (eps_theta(x_t, y) - eps_theta(x_t, null))
-    Algorithm 1 (DDPM):   x_{t-1} ~ N(mu + s Sigma grad_x log p_phi(y | x_t), Sigma)
-    Algorithm 2 (DDIM):   eps_hat = eps_theta(x_t) - sqrt(1 - abar_t) s grad_x log p_phi(y | x_t)
+classifier-free:      eps = eps_theta(x_t, null) + s (eps_theta(x_t, y) - eps_theta(x_t, null))
+Algorithm 1 (DDPM):   x_{t-1} ~ N(mu + s Sigma grad_x log p_phi(y | x_t), Sigma)
+Algorithm 2 (DDIM):   eps_hat = eps_theta(x_t) - sqrt(1 - abar_t) s grad_x log p_phi(y | x_t)
 """
 
 from __future__ import annotations

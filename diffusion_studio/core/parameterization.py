@@ -40,7 +40,9 @@ def eps_from_v(x_t: torch.Tensor, v: torch.Tensor, abar: torch.Tensor) -> torch.
     return (1.0 - abar).sqrt() * x_t + abar.sqrt() * v
 
 
-def to_eps(output: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor, prediction: str | Prediction) -> torch.Tensor:
+def to_eps(
+    output: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor, prediction: str | Prediction
+) -> torch.Tensor:
     """Turn a network's raw output of the given prediction type into an eps prediction."""
     kind = Prediction(prediction)
     if kind is Prediction.EPSILON:

@@ -51,7 +51,11 @@ class SamplingPlan:
 
     def timesteps(self, sched: Schedule) -> list[int]:
         """The descending timesteps this plan visits (cut at t0 for an SDEdit start)."""
-        steps = self.steps if self.steps is not None else (sched.T if self.sampler == "ddpm" else min(50, sched.T))
+        steps = (
+            self.steps
+            if self.steps is not None
+            else (sched.T if self.sampler == "ddpm" else min(50, sched.T))
+        )
         if self.sampler == "ddpm" and steps == sched.T:
             ts = list(range(sched.T - 1, -1, -1))
         else:
@@ -60,7 +64,9 @@ class SamplingPlan:
             t0 = round(self.strength * (sched.T - 1))
             ts = [t for t in ts if t <= t0]
             if not ts:
-                raise OptionError("The SDEdit strength is too low for this number of steps: no step would run.")
+                raise OptionError(
+                    "The SDEdit strength is too low for this number of steps: no step would run."
+                )
         return ts
 
     def with_seed(self, seed: int) -> SamplingPlan:

@@ -110,7 +110,9 @@ def reverse_process(
             if grad is not None:  # Dhariwal & Nichol, Algorithm 1
                 shift = ddpm_classifier_shift(grad, sigma, guidance.classifier_scale)
             noise = _noise(x, generator) if sigma > 0 else None
-            x_prev, x0 = ddpm_step(sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift)
+            x_prev, x0 = ddpm_step(
+                sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift
+            )
         yield Step(i, len(timesteps), t, t_prev, x, x0, eps, x_prev)
         x = x_prev
 

@@ -31,8 +31,9 @@ def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
     if target.is_dir():
         raise ExportError(f"Could not write '{target}': a folder with that name already exists.")
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=target.suffix,
-                                         delete=False) as handle:
+        with tempfile.NamedTemporaryFile(
+            dir=folder, prefix=f".{target.name}.", suffix=target.suffix, delete=False
+        ) as handle:
             tmp = Path(handle.name)
     except OSError as err:
         raise ExportError(f"Could not write '{target}': {_reason(err)}.") from err

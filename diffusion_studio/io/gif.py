@@ -30,7 +30,9 @@ from diffusion_studio.io.layout import BACKGROUND, GAP, Frame, compose, make_lay
 
 Direction = Literal["denoise", "noise", "both"]
 PALETTE_COLOURS = 255  # one index left free for Pillow's "unchanged pixel" transparency
-PALETTE_SAMPLES = 16  # frames stacked to build the palette
+PALETTE_SAMPLES = 16  # frames (evenly spaced, first and last included) stacked to build the palette
+PALETTE_PIXELS = 1 << 14  # their pixels are subsampled to about this many (the palette cost is O(pixels))
+PALETTE_KMEANS = 1  # one k-means pass after median cut: much closer colours for ~0.15 s
 MAX_FPS = 100.0
 MIN_DELAY_MS = 20
 
@@ -51,9 +53,7 @@ class GifOptions:
     def check(self) -> None:
         """Raise :class:`OptionError` with one sentence if a value cannot be used."""
         if not 0 < self.fps <= MAX_FPS:
-            raise OptionError(f"The frame rate must be above 0 and at most {MAX_FPS:g} fps, not {self.fps:g}.")
-        if self.scale < 1 or int(self.scale) != self.scale:
-            raise OptionError(f"The scale must be a whole number of at least 1, not {self.scale}.")
+            raise OptionError(f"The frame rate must be above 0 and at most {MAX_FPS:g} fps, not {self.fps}.")
         if self.loop is not None and not 0 <= self.loop <= 65535:
             raise OptionError(f"The loop count must be from 0 (forever) to 65535, not {self.loop}.")
         if self.hold_last_ms < 0:
@@ -83,10 +83,10 @@ def select_indices(n: int, stride: int | None = None, frame_count: int | None = 
         raise OptionError("Choose frames by stride or by frame count, not both.")
     if stride is not None and stride < 1:
         raise OptionError(f"The frame stride must be at least 1, not {stride}.")
-    if frame_count is not None and frame_count < 2:
-        raise OptionError(f"The frame count must be at least 2 (first and last), not {frame_count}.")
     if n < 1:
         raise OptionError("There are no frames to export.")
+    if frame_count is not None and frame_count < min(2, n):  # 1 is fine when there is only one frame
+        raise OptionError(f"The frame count must be at least 2 (first and last), not {frame_count}.")
     if stride is not None:
         kept = list(range(0, n, stride))
         return kept if kept[-1] == n - 1 else [*kept, n - 1]
@@ -124,14 +124,17 @@ def export_gif(
     """
     options = options or GifOptions()
     options.check()
+    shown = labels if options.label else None
+    layout = make_layout(frames, shown, options.scale)  # checks every frame, sizes the caption
     keep = select_indices(len(frames), options.stride, options.frame_count)
-    kept_labels = [labels[i] for i in keep] if labels is not None and options.label else None
-    if labels is not None and len(labels) != len(frames):
-        raise OptionError(f"There are {len(labels)} labels for {len(frames)} frames; give one label per frame.")
-    layout = make_layout(frames, kept_labels, options.scale)
-    drawn = [compose(frames[i], kept_labels[k] if kept_labels else None, layout) for k, i in enumerate(keep)]
-    palette = _global_palette(drawn)
-    indexed = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in drawn]
+
+    def draw(i: int) -> Image.Image:
+        return compose(frames[i], shown[i] if shown else None, layout)
+
+    samples = select_indices(len(keep), frame_count=PALETTE_SAMPLES)
+    palette = _global_palette([draw(keep[k]) for k in samples])
+    # Quantise as we draw, so only the 1-byte-per-pixel frames are held in memory.
+    indexed = [draw(i).quantize(palette=palette, dither=Image.Dither.NONE) for i in keep]
     order = play_order(range(len(keep)), options.direction)
     sequence, durations = _merge_repeats([indexed[k] for k in order], frame_delay_ms(options.fps))
     durations[-1] = _centiseconds(durations[-1] + options.hold_last_ms)
@@ -139,8 +142,15 @@ def export_gif(
     extra = {} if options.loop is None else {"loop": options.loop}
     with atomic_target(path) as tmp:
         sequence[0].save(
-            tmp, format="GIF", save_all=True, append_images=sequence[1:], duration=durations,
-            disposal=1, optimize=True, palette=palette.getpalette(), **extra,
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=sequence[1:],
+            duration=durations,
+            disposal=1,
+            optimize=True,
+            palette=palette.getpalette(),
+            **extra,
         )
     target = Path(path)
     return ExportSummary(target, len(sequence), target.stat().st_size, sum(durations) / 1000.0)
@@ -153,11 +163,9 @@ def export_contact_sheet(
     columns: int | None = None,
     scale: int = 1,
 ) -> Path:
-    """Write the chosen steps as a PNG grid (row by row, ``columns`` wide, default near-square), atomically."""
+    """Write the steps as a PNG grid, row by row, ``columns`` wide (default near-square), atomically."""
     if columns is not None and columns < 1:
         raise OptionError(f"The contact sheet needs at least 1 column, not {columns}.")
-    if scale < 1 or int(scale) != scale:
-        raise OptionError(f"The scale must be a whole number of at least 1, not {scale}.")
     layout = make_layout(frames, labels, scale)
     cols = min(len(frames), columns or math.ceil(math.sqrt(len(frames))))
     rows = math.ceil(len(frames) / cols)
@@ -172,14 +180,17 @@ def export_contact_sheet(
     return Path(path)
 
 
-def _global_palette(images: Sequence[Image.Image]) -> Image.Image:
-    """A median-cut palette built from up to PALETTE_SAMPLES frames stacked into one picture."""
-    picks = select_indices(len(images), frame_count=min(len(images), PALETTE_SAMPLES)) if len(images) > 1 else [0]
-    width, height = images[0].size
-    stack = Image.new("RGB", (width, height * len(picks)))
-    for row, k in enumerate(picks):
-        stack.paste(images[k], (0, row * height))
-    return stack.quantize(PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT)
+def _global_palette(samples: Sequence[Image.Image]) -> Image.Image:
+    """A median-cut palette (plus a k-means pass) from sample frames, pixel-subsampled.
+
+    The last sample (the finished image, shown during the hold) fills a third of the sample, so it keeps
+    more colours than the noisy frames, where quantisation error is hidden by the noise anyway.
+    """
+    picks = [*samples, *[samples[-1]] * (len(samples) // 2)]
+    stack = np.concatenate([np.asarray(im) for im in picks], axis=0)
+    step = math.ceil(math.sqrt(stack.shape[0] * stack.shape[1] / PALETTE_PIXELS))
+    sample = Image.fromarray(np.ascontiguousarray(stack[::step, ::step]), "RGB")
+    return sample.quantize(PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, kmeans=PALETTE_KMEANS)
 
 
 def _merge_repeats(frames: list[Image.Image], delay_ms: int) -> tuple[list[Image.Image], list[int]]:

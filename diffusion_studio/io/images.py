@@ -48,8 +48,8 @@ def load_image(
     """
     _check_options(size, mode, channels, background, max_pixels)
     file = Path(path)
-    with _open(file, max_pixels) as im:
-        im = _decode(file, im)
+    with _open(file, max_pixels) as opened:
+        im = _decode(file, opened)
     im = _to_channels(im, channels, background)
     if size is not None:
         im = _resize(im, size, mode)
@@ -124,7 +124,7 @@ def _open(file: Path, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise _fail(file, "it is not an image format that can be read (or it is badly damaged)") from None
     except _DECODE_ERRORS as err:
-        raise _fail(file, f"the file is damaged ({err})") from None
+        raise _fail(file, "the file is damaged") from err
     width, height = im.size
     if width * height > max_pixels:
         im.close()
@@ -138,8 +138,7 @@ def _decode(file: Path, im: Image.Image) -> Image.Image:
         im.load()
         return ImageOps.exif_transpose(im)
     except _DECODE_ERRORS as err:
-        detail = str(err).rstrip(".") or type(err).__name__
-        raise _fail(file, f"the file is truncated or damaged ({detail})") from None
+        raise _fail(file, "the file is truncated or damaged") from err
 
 
 def _to_channels(im: Image.Image, channels: int, background: Colour) -> Image.Image:

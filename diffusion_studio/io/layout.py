@@ -5,6 +5,7 @@ Shared by the GIF and the contact-sheet exporters so both show the same picture 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,10 +43,10 @@ def make_layout(frames: Sequence[Frame], labels: Sequence[str] | None, scale: in
     """Check that every frame has the same panel shapes, and size the caption for the longest label."""
     if len(frames) == 0:
         raise OptionError("There are no frames to export.")
-    if scale < 1:
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Integral) or scale < 1:
         raise OptionError(f"The scale must be a whole number of at least 1, not {scale}.")
     if labels is not None and len(labels) != len(frames):
-        raise OptionError(f"There are {len(labels)} labels for {len(frames)} frames; give one label per frame.")
+        raise OptionError(f"There are {len(labels)} labels for {len(frames)} frames; give one per frame.")
     shapes = _panel_sizes(frames[0], 0)
     for i, frame in enumerate(frames[1:], start=1):
         if _panel_sizes(frame, i) != shapes:
@@ -65,20 +66,28 @@ def make_layout(frames: Sequence[Frame], labels: Sequence[str] | None, scale: in
 
 def compose(frame: Frame, label: str | None, layout: Layout) -> Image.Image:
     """Draw one frame as an RGB image of ``layout.size``: panels centred, caption centred below."""
-    canvas = np.full((layout.size[1], layout.width, 3), BACKGROUND, dtype=np.uint8)
-    panels = _as_panels(frame)
-    total = sum(p.shape[1] for p in panels) * layout.scale + GAP * (len(panels) - 1)
-    x = (layout.width - total) // 2
+    panels = [_panel_image(p, layout.scale) for p in _as_panels(frame)]
+    if len(panels) == 1 and panels[0].size == layout.size:
+        return panels[0]  # a lone unlabelled panel needs no canvas
+    image = Image.new("RGB", layout.size, BACKGROUND)
+    x = (layout.width - sum(p.width for p in panels) - GAP * (len(panels) - 1)) // 2
     for panel in panels:
-        big = _rgb(panel).repeat(layout.scale, axis=0).repeat(layout.scale, axis=1)
-        canvas[: big.shape[0], x : x + big.shape[1]] = big
-        x += big.shape[1] + GAP
-    image = Image.fromarray(canvas, "RGB")
+        image.paste(panel, (x, 0))
+        x += panel.width + GAP
     if layout.font is not None and label:
         draw = ImageDraw.Draw(image)
         left = (layout.width - _text_width(layout.font, label)) // 2
         draw.text((left, layout.panels_height + GAP), label, fill=INK, font=layout.font)
     return image
+
+
+def _panel_image(panel: np.ndarray, scale: int) -> Image.Image:
+    """An RGB image of one panel, nearest-neighbour upscaled by ``scale``."""
+    image = Image.fromarray(panel if panel.ndim == 2 else panel[:, :, 0] if panel.shape[2] == 1 else panel)
+    image = image if image.mode == "RGB" else image.convert("RGB")
+    if scale == 1:
+        return image
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
 
 
 def _as_panels(frame: Frame) -> list[np.ndarray]:
@@ -95,18 +104,12 @@ def _panel_sizes(frame: Frame, index: int) -> tuple[tuple[int, int], ...]:
         )
         if not ok_shape or panel.dtype != np.uint8 or panel.size == 0:
             got = f"{panel.dtype} {panel.shape}" if isinstance(panel, np.ndarray) else type(panel).__name__
-            raise OptionError(f"Frame {index} is not a (H, W, 3), (H, W, 1) or (H, W) uint8 image (got {got}).")
+            raise OptionError(f"Frame {index} is not an (H, W, 3), (H, W, 1) or (H, W) uint8 image ({got}).")
     return tuple((p.shape[0], p.shape[1]) for p in panels)
 
 
 def _describe(shapes: tuple[tuple[int, int], ...]) -> str:
     return " + ".join(f"{w} x {h}" for h, w in shapes)
-
-
-def _rgb(panel: np.ndarray) -> np.ndarray:
-    if panel.ndim == 2:
-        panel = panel[:, :, None]
-    return np.repeat(panel, 3, axis=2) if panel.shape[2] == 1 else panel
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

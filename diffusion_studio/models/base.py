@@ -19,7 +19,9 @@ class ModelInfo:
     name: str
     image_size: int | None  # side of the square images it was trained on; None = any size
     channels: int | None  # 1 (grey) or 3 (RGB); None = any
-    prediction: str = Prediction.EPSILON.value  # what the network outputs: epsilon, sample (x0) or v_prediction
+    prediction: str = (
+        Prediction.EPSILON.value
+    )  # what the network outputs: epsilon, sample (x0) or v_prediction
     class_names: tuple[str, ...] = ()  # empty for an unconditional model
     schedule: dict | None = None  # spec of the training schedule; None = works with any schedule
     origin: str = ""  # one line: where it comes from (closed form, built-in, a path)

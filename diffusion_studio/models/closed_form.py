@@ -23,7 +23,9 @@ def _as_tensors(images: Sequence[np.ndarray]) -> list[torch.Tensor]:
     out = []
     for im in images:
         im = im if im.ndim == 3 else im[..., None]
-        out.append(torch.from_numpy(np.ascontiguousarray(im, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1)
+        out.append(
+            torch.from_numpy(np.ascontiguousarray(im, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+        )
     return out
 
 
@@ -34,7 +36,9 @@ def _fit(image: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     elif like.shape[1] == 3 and image.shape[1] == 1:
         image = image.expand(-1, 3, -1, -1)
     if image.shape[-2:] != like.shape[-2:]:
-        image = F.interpolate(image, size=like.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+        image = F.interpolate(
+            image, size=like.shape[-2:], mode="bilinear", antialias=True, align_corners=False
+        )
     return image
 
 

@@ -63,7 +63,9 @@ def load_model(
             folder = candidate
         else:
             known = ", ".join(builtin_names())
-            raise ModelError(f"There is no model called '{name}'; choose one of {known}, or give a model folder.")
+            raise ModelError(
+                f"There is no model called '{name}'; choose one of {known}, or give a model folder."
+            )
     from diffusion_studio.models.trained import load_trained
 
     return load_trained(folder)
@@ -90,5 +92,7 @@ def describe_models() -> list[ModelInfo]:
         try:
             infos.append(load_trained(folder).info)
         except ModelError as err:
-            infos.append(ModelInfo(name=folder.name, image_size=None, channels=None, origin=f"unusable: {err}"))
+            infos.append(
+                ModelInfo(name=folder.name, image_size=None, channels=None, origin=f"unusable: {err}")
+            )
     return infos

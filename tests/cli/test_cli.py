@@ -41,15 +41,41 @@ def test_sample_help_explains_options(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["sample", "--help"])
     out = capsys.readouterr().out
-    for option in ("--sampler", "--steps", "--eta", "--seed", "--class", "--guidance", "--init", "--strength",
-                   "--gif", "--png"):
+    for option in (
+        "--sampler",
+        "--steps",
+        "--eta",
+        "--seed",
+        "--class",
+        "--guidance",
+        "--init",
+        "--strength",
+        "--gif",
+        "--png",
+    ):
         assert option in out
 
 
 def test_noise_writes_strip_and_gif(photo: Path, tmp_path: Path) -> None:
     strip, gif = tmp_path / "strip.png", tmp_path / "forward.gif"
-    code = main(["noise", str(photo), "--t", "0,250,500,999", "--schedule", "cosine", "--size", "32",
-                 "--out", str(strip), "--gif", str(gif), "--frames", "12"])
+    code = main(
+        [
+            "noise",
+            str(photo),
+            "--t",
+            "0,250,500,999",
+            "--schedule",
+            "cosine",
+            "--size",
+            "32",
+            "--out",
+            str(strip),
+            "--gif",
+            str(gif),
+            "--frames",
+            "12",
+        ]
+    )
     assert code == 0
     with Image.open(strip) as im:
         assert im.width > 4 * 32
@@ -59,8 +85,28 @@ def test_noise_writes_strip_and_gif(photo: Path, tmp_path: Path) -> None:
 
 def test_sample_from_noise_writes_gif_and_png(tmp_path: Path) -> None:
     gif, png = tmp_path / "out.gif", tmp_path / "final.png"
-    code = main(["sample", "--model", "ideal", "--sampler", "ddim", "--steps", "10", "--size", "16", "--seed", "3",
-                 "--gif", str(gif), "--png", str(png), "--quiet", "--frames", "11"])
+    code = main(
+        [
+            "sample",
+            "--model",
+            "ideal",
+            "--sampler",
+            "ddim",
+            "--steps",
+            "10",
+            "--size",
+            "16",
+            "--seed",
+            "3",
+            "--gif",
+            str(gif),
+            "--png",
+            str(png),
+            "--quiet",
+            "--frames",
+            "11",
+        ]
+    )
     assert code == 0
     with Image.open(png) as im:
         assert im.size == (16, 16)
@@ -71,16 +117,50 @@ def test_sample_from_noise_writes_gif_and_png(tmp_path: Path) -> None:
 def test_sample_same_seed_same_png(tmp_path: Path) -> None:
     outs = []
     for name in ("a.png", "b.png"):
-        main(["sample", "--model", "ideal", "--steps", "20", "--T", "20", "--size", "16", "--seed", "9",
-              "--png", str(tmp_path / name), "--quiet"])
+        main(
+            [
+                "sample",
+                "--model",
+                "ideal",
+                "--steps",
+                "20",
+                "--T",
+                "20",
+                "--size",
+                "16",
+                "--seed",
+                "9",
+                "--png",
+                str(tmp_path / name),
+                "--quiet",
+            ]
+        )
         outs.append(np.asarray(Image.open(tmp_path / name)))
     assert np.array_equal(*outs)
 
 
 def test_sample_from_own_image_returns_it(photo: Path, tmp_path: Path) -> None:
     png = tmp_path / "back.png"
-    code = main(["sample", "--model", "ideal", "--init", str(photo), "--strength", "0.5", "--sampler", "ddim",
-                 "--steps", "20", "--size", "64", "--png", str(png), "--quiet"])
+    code = main(
+        [
+            "sample",
+            "--model",
+            "ideal",
+            "--init",
+            str(photo),
+            "--strength",
+            "0.5",
+            "--sampler",
+            "ddim",
+            "--steps",
+            "20",
+            "--size",
+            "64",
+            "--png",
+            str(png),
+            "--quiet",
+        ]
+    )
     assert code == 0
     back = np.asarray(Image.open(png).convert("RGB")).astype(int)
     original = np.asarray(Image.open(photo).convert("RGB")).astype(int)
@@ -99,13 +179,18 @@ def test_models_lists_closed_form(capsys) -> None:
         (["sample", "--model", "nope", "--png", "x.png"], "no model called 'nope'"),
         (["sample", "--init", "missing.png", "--png", "x.png"], "missing.png"),
         (["sample", "--sampler", "ddim", "--steps", "0", "--png", "x.png"], "steps"),
-        (["sample", "--class", "3", "--guidance", "2", "--model", "gaussian", "--png", "x.png"], "no classes"),
+        (
+            ["sample", "--class", "3", "--guidance", "2", "--model", "gaussian", "--png", "x.png"],
+            "no classes",
+        ),
         (["noise", "missing.png", "--out", "x.png"], "missing.png"),
         (["noise", "PHOTO", "--t", "5000", "--out", "x.png"], "between 0 and T-1"),
         (["noise", "PHOTO"], "Say where to write"),
     ],
 )
-def test_bad_input_is_one_line_and_nonzero(argv, needle, photo: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+def test_bad_input_is_one_line_and_nonzero(
+    argv, needle, photo: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     argv = [str(photo) if a == "PHOTO" else a for a in argv]
     assert main(argv) != 0
@@ -121,11 +206,14 @@ def test_not_an_image_is_a_clear_error(tmp_path: Path, capsys) -> None:
 
 
 def test_python_dash_m_runs_the_same_cli() -> None:
-    out = subprocess.run([sys.executable, "-m", "diffusion_studio", "--version"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "diffusion_studio", "--version"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "Diffusion Studio" in out.stdout
 
 
 def test_unknown_option_exits_nonzero() -> None:
-    out = subprocess.run([sys.executable, "-m", "diffusion_studio", "sample", "--bogus"], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "diffusion_studio", "sample", "--bogus"], capture_output=True, text=True
+    )
     assert out.returncode == 2 and "unrecognized arguments" in out.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from diffusion_studio.models.closed_form import IdealDenoiser
 
@@ -39,7 +38,3 @@ class CountingModel:
 @pytest.fixture
 def counting_model():
     return CountingModel
-
-
-def image_tensor(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1)[None] / 127.5 - 1

@@ -10,7 +10,12 @@ from diffusion_studio.core import ddim_step, ddim_timesteps, ddpm_step, make_sch
 
 diffusers = pytest.importorskip("diffusers")
 
-DIFFUSERS_NAMES = {"linear": "linear", "scaled_linear": "scaled_linear", "sigmoid": "sigmoid", "cosine": "squaredcos_cap_v2"}
+DIFFUSERS_NAMES = {
+    "linear": "linear",
+    "scaled_linear": "scaled_linear",
+    "sigmoid": "sigmoid",
+    "cosine": "squaredcos_cap_v2",
+}
 T = 1000
 
 
@@ -48,7 +53,10 @@ def test_schedules_match_diffusers(kind: str) -> None:
 def test_ddpm_step_matches_diffusers(kind: str, variance: str, clip: bool) -> None:
     ref = _in_float64(
         diffusers.DDPMScheduler(
-            num_train_timesteps=T, beta_schedule=DIFFUSERS_NAMES[kind], variance_type=variance, clip_sample=clip
+            num_train_timesteps=T,
+            beta_schedule=DIFFUSERS_NAMES[kind],
+            variance_type=variance,
+            clip_sample=clip,
         )
     )
     sched = make_schedule(betas=ref.betas.numpy())
@@ -70,7 +78,10 @@ def test_ddim_step_matches_diffusers(spacing: str, eta: float, kind: str) -> Non
     steps = 50
     ref = _in_float64(
         diffusers.DDIMScheduler(
-            num_train_timesteps=T, beta_schedule=DIFFUSERS_NAMES[kind], timestep_spacing=spacing, clip_sample=False
+            num_train_timesteps=T,
+            beta_schedule=DIFFUSERS_NAMES[kind],
+            timestep_spacing=spacing,
+            clip_sample=False,
         )
     )
     ref.set_timesteps(steps)

@@ -33,7 +33,9 @@ def test_q_sample_with_tensor_t_per_batch_item() -> None:
     x0 = torch.ones(3, 1, 2, 2)
     eps = torch.zeros(3, 1, 2, 2)
     x = q_sample(s, x0, torch.tensor([0, 50, 99]), eps)
-    torch.testing.assert_close(x[:, 0, 0, 0], torch.tensor(s.sqrt_alpha_bars[[0, 50, 99]], dtype=torch.float32))
+    torch.testing.assert_close(
+        x[:, 0, 0, 0], torch.tensor(s.sqrt_alpha_bars[[0, 50, 99]], dtype=torch.float32)
+    )
 
 
 def test_chained_transitions_match_closed_form_in_distribution() -> None:

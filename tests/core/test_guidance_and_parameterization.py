@@ -51,8 +51,15 @@ class LinearModel:
 
 def test_guided_eps_batches_cond_and_null() -> None:
     x = torch.zeros(2, 1, 2, 2)
-    eps = guided_eps(LinearModel(), x, torch.zeros(2, dtype=torch.long), make_schedule("linear", 10),
-                     torch.tensor([2, 2]), null_class=5, cfg_scale=3.0)
+    eps = guided_eps(
+        LinearModel(),
+        x,
+        torch.zeros(2, dtype=torch.long),
+        make_schedule("linear", 10),
+        torch.tensor([2, 2]),
+        null_class=5,
+        cfg_scale=3.0,
+    )
     assert torch.allclose(eps, torch.full_like(x, 6.0))
 
 
@@ -67,7 +74,9 @@ class GaussianClassifier:
 
 def test_classifier_gradient_is_grad_log_softmax() -> None:
     x = torch.zeros(1, 1, 2, 2)
-    grad = classifier_log_prob_grad(GaussianClassifier(), x, torch.zeros(1, dtype=torch.long), torch.tensor([1]))
+    grad = classifier_log_prob_grad(
+        GaussianClassifier(), x, torch.zeros(1, dtype=torch.long), torch.tensor([1])
+    )
     # at x = 0 both classes equally likely: grad log p(1|x) = (m_1 - x) - E_p[m - x] = 1 - 0
     torch.testing.assert_close(grad, torch.ones_like(x))
 
@@ -88,7 +97,7 @@ def test_algorithm_2_moves_eps_against_the_gradient() -> None:
     t, s = 300, 1.5
     eps, grad = torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
     eps_hat = ddim_classifier_eps(eps, float(sched.alpha_bars[t]), grad, s)
-    torch.testing.assert_close(eps_hat, -(1 - sched.alpha_bars[t]) ** 0.5 * s * grad.float())
+    torch.testing.assert_close(eps_hat, -((1 - sched.alpha_bars[t]) ** 0.5) * s * grad.float())
 
 
 @pytest.mark.parametrize("method", ["ddpm", "ddim"])
@@ -103,8 +112,17 @@ def test_classifier_guidance_pulls_samples_toward_the_class(method: str) -> None
     for label in (0, 1):
         g = torch.Generator().manual_seed(0)
         guidance = Guidance(label=label, null_class=2, classifier=GaussianClassifier(), classifier_scale=5.0)
-        steps = list(reverse_process(ZeroModel(), sched, torch.zeros(64, 1, 2, 2), list(range(99, -1, -1)),
-                                     method=method, guidance=guidance, generator=g))
+        steps = list(
+            reverse_process(
+                ZeroModel(),
+                sched,
+                torch.zeros(64, 1, 2, 2),
+                list(range(99, -1, -1)),
+                method=method,
+                guidance=guidance,
+                generator=g,
+            )
+        )
         means.append(steps[-1].x_prev.mean().item())
     assert means[0] < -0.1 and means[1] > 0.1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import image_tensor
+from core_helpers import image_tensor
 
 from diffusion_studio.core import (
     CancelToken,
@@ -44,7 +44,7 @@ def test_steps_report_index_t_and_tprev(ideal_one) -> None:
     assert [s.index for s in steps] == list(range(10)) and all(s.total == 10 for s in steps)
     assert [s.t for s in steps] == ts
     assert [s.t_prev for s in steps] == ts[1:] + [-1]
-    for a, b in zip(steps, steps[1:]):
+    for a, b in zip(steps, steps[1:], strict=False):
         assert torch.equal(a.x_prev, b.x_t)
 
 
@@ -60,7 +60,9 @@ def test_cancel_before_start_yields_nothing(counting_model) -> None:
     token = CancelToken()
     token.cancel()
     model = counting_model()
-    assert drain(ddpm_sampler(model, make_schedule("linear", 10), torch.zeros(1, 1, 2, 2), cancel=token)) is None
+    assert (
+        drain(ddpm_sampler(model, make_schedule("linear", 10), torch.zeros(1, 1, 2, 2), cancel=token)) is None
+    )
     assert model.calls == 0
 
 
@@ -111,6 +113,8 @@ def test_class_label_selects_that_reference(checker_image) -> None:
     model = IdealDenoiser([checker_image, other], ["a", "b"])
     sched = make_schedule("linear", 1000)
     for label, want in ((0, checker_image), (1, other)):
-        plan = SamplingPlan(sampler="ddim", steps=25, guidance=Guidance(label=label, null_class=2, cfg_scale=3.0))
+        plan = SamplingPlan(
+            sampler="ddim", steps=25, guidance=Guidance(label=label, null_class=2, cfg_scale=3.0)
+        )
         final = drain(run_plan(model, sched, plan, (3, 8, 8)))
         torch.testing.assert_close(final, image_tensor(want), atol=2e-2, rtol=0)
