@@ -113,7 +113,7 @@ def make_schedule(
     beta_end: float = 0.02,
     betas: np.ndarray | list[float] | None = None,
 ) -> Schedule:
-    """Build a named schedule (``linear``, ``scaled_linear``, ``sigmoid``, ``cosine``) or a custom one from ``betas``."""
+    """A named schedule (``linear``, ``scaled_linear``, ``sigmoid``, ``cosine``), or a custom one from ``betas``."""
     if betas is not None:
         return Schedule(ScheduleKind.CUSTOM.value, np.asarray(betas, dtype=np.float64))
     try:

@@ -146,7 +146,7 @@ def ddim_step(
 def ddim_timesteps(sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LEADING) -> list[int]:
     """Descending timesteps of a respaced run, as diffusers' ``timestep_spacing`` (steps_offset = 0).
 
-    leading:  0, T//n, 2T//n, ...        trailing: round(T, T - T/n, ...) - 1        linspace: round(linspace(0, T-1, n))
+    leading: 0, T//n, 2T//n, ...;  trailing: round(T, T - T/n, ...) - 1;  linspace: round(linspace(0, T-1, n))
     The step after the last one goes to t_prev = -1 (the clean image).
     """
     T = sched.T  # noqa: N806
