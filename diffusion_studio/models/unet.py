@@ -54,7 +54,13 @@ class UNetConfig:
         return cfg
 
     def validate(self) -> None:
-        ints = (self.in_channels, self.base_channels, self.num_res_blocks, self.num_classes, *self.channel_mults)
+        ints = (
+            self.in_channels,
+            self.base_channels,
+            self.num_res_blocks,
+            self.num_classes,
+            *self.channel_mults,
+        )
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
             raise TypeError("U-Net sizes must be whole numbers")
         if self.in_channels < 1 or self.base_channels < 4 or self.num_res_blocks < 1 or self.num_classes < 0:
