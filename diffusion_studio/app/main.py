@@ -1,0 +1,44 @@
+"""Start the desktop app: ``run_app(image_path_or_None) -> exit code`` (called by ``diffusion-studio``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from diffusion_studio import APP_ID, APP_NAME, __version__
+from diffusion_studio.app.settings import APPLICATION, ORGANISATION
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with the app's identity (settings, window class, desktop file, icon)."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)
+    from diffusion_studio.app.main_window import app_icon
+
+    icon = app_icon()
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+    return app  # type: ignore[return-value]
+
+
+def run_app(image_path: str | Path | None = None) -> int:
+    """Open the main window (with ``image_path`` loaded when given) and run until it is closed."""
+    app = make_application()
+    from diffusion_studio.app.main_window import MainWindow
+    from diffusion_studio.app.streaming import configure_torch_threads
+
+    configure_torch_threads()  # leave a core to the window
+    window = MainWindow()
+    window.show()
+    if image_path is not None:
+        QTimer.singleShot(0, lambda: window.open_image(image_path))
+    return int(app.exec())

@@ -1,0 +1,131 @@
+"""One sampling run at a time: prepare it, stream it on a worker, store its frames, refresh at screen rate.
+
+Frames arrive as queued signals (one per step) and only go into the :class:`FrameStore`; a 16 ms timer then
+emits ``refreshed`` at most once per tick when something new arrived, so the window repaints at the screen's
+rate however fast the sampler runs, and never blocks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from diffusion_studio.app.frame_store import FrameStore
+from diffusion_studio.app.streaming import (
+    Notice,
+    StepFrames,
+    count_frames,
+    describe_device,
+    frame_bytes,
+    stream_frames,
+)
+from diffusion_studio.app.worker import FAILED, BackgroundJob
+from diffusion_studio.core.plan import SamplingPlan
+from diffusion_studio.core.schedules import Schedule
+from diffusion_studio.runs import PreparedRun, RunRequest, prepare_run
+
+REFRESH_MS = 16
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the window needs to know about the run on screen (frozen when it starts)."""
+
+    model: str
+    schedule: Schedule
+    plan: SamplingPlan
+    timesteps: list[int]
+    planned: list[int]  # the timeline positions the run will fill: its timesteps and the finished picture (-1)
+    t_prevs: dict[int, int]
+    steps: int
+    device: str
+    shape: tuple[int, int, int]
+
+
+class RunSession(QObject):
+    """Owns the sampling job and the recorded frames. All signals are emitted in the GUI thread."""
+
+    started = Signal()
+    refreshed = Signal()
+    noticed = Signal(str)
+    ended = Signal(str, str)  # status, message
+
+    def __init__(self, prepare: Callable[[RunRequest], PreparedRun] = prepare_run,
+                 store: FrameStore | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.prepare = prepare
+        self.store = store or FrameStore()
+        self.info: RunInfo | None = None
+        self.latest: StepFrames | None = None
+        self.received = 0
+        self._dirty = False
+        self._job = BackgroundJob("sampler", self)
+        self._job.item.connect(self._on_item)
+        self._job.ended.connect(self._on_ended)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._flush)
+
+    @property
+    def running(self) -> bool:
+        return self._job.running
+
+    def start(self, request: RunRequest) -> RunInfo:
+        """Prepare (may raise a StudioError: nothing changes then), stop any run in progress, start this one."""
+        prepared = self.prepare(request)
+        self.stop()
+        timesteps = prepared.plan.timesteps(prepared.schedule)
+        self.info = RunInfo(
+            model=prepared.model.info.name, schedule=prepared.schedule, plan=prepared.plan, timesteps=timesteps,
+            planned=[*timesteps, -1], t_prevs=dict(zip(timesteps, [*timesteps[1:], -1], strict=True)),
+            steps=len(timesteps), device=describe_device(prepared.device), shape=prepared.shape,
+        )
+        self.store.reset(count_frames(prepared), frame_bytes(prepared.shape))
+        self.latest, self.received, self._dirty = None, 0, False
+        self._job.start(lambda cancel: stream_frames(prepared, cancel))
+        self._timer.start()
+        self.started.emit()
+        return self.info
+
+    def cancel(self) -> None:
+        """Ask the run to stop before its next model call (what was recorded stays)."""
+        self._job.cancel()
+
+    def stop(self) -> None:
+        """Cancel and wait for the worker thread (used before a new run and when the window closes)."""
+        self._job.stop()
+
+    def _on_item(self, obj: object) -> None:
+        if isinstance(obj, Notice):
+            if obj.restart and self.info is not None:
+                self.store.reset(self.store.expected, frame_bytes(self.info.shape))
+                self.latest, self.received = None, 0
+                self.info = RunInfo(**{**self.info.__dict__, "device": obj.device or self.info.device})
+            self.noticed.emit(obj.text)
+            return
+        assert isinstance(obj, StepFrames)
+        self.store.add(obj)
+        self.latest = obj
+        self.received += 1
+        self._dirty = True
+
+    def _flush(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.refreshed.emit()
+
+    def _on_ended(self, status: str, message: str) -> None:
+        self._timer.stop()
+        self._flush()
+        if status == FAILED and not message:
+            message = "The run stopped for an unknown reason."
+        self.ended.emit(status, message)
+
+    @property
+    def steps_done(self) -> int:
+        """Model steps completed (the finished-image frame is not a step)."""
+        if self.latest is None:
+            return 0
+        return min(self.latest.index + 1, self.latest.steps)

@@ -1,0 +1,280 @@
+"""The timeline: t from T-1 (left, pure noise) to the clean picture (right), painted with QPainter.
+
+Positions run over t = T-1 .. 0 and one more, t = -1, the clean end (abar_{-1} = 1): the loaded picture in the
+forward view and the finished sample in the reverse view. In the reverse view the playhead snaps to recorded
+steps, which are drawn as ticks (steps the run will visit but has not reached yet are drawn faintly).
+Keys: Left/Right one position, PageUp/PageDown ten, Home/End the ends, Space play/pause.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+MARGIN = 16
+ACCENT = QColor("#3d8fe0")
+
+
+class Timeline(QWidget):
+    """A draggable playhead over t; emits ``positionChanged(t)`` only for the person's own moves."""
+
+    positionChanged = Signal(int)
+    playToggled = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.t_max = 999
+        self._t = -1
+        self._marks: list[int] = []  # recorded timesteps, ascending
+        self._planned: list[int] = []
+        self.snap = False
+        self._span_cache: tuple[tuple, list] = ((), [])  # (width, t_max, count) -> spans of recorded ticks
+        self._background_cache: tuple[tuple, QPixmap | None] = ((), None)
+        self._planned_key = 0
+        self._recorded_is_prefix = False
+        self._strip_cache: tuple[tuple, QPixmap | None] = ((), None)
+        self._given: tuple[Sequence[int] | None, Sequence[int] | None] = (None, None)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(2 * self.fontMetrics().height() + 30)
+        self.setToolTip("Drag to scrub through t. Keys: ← → step, PgUp/PgDn ×10, Home/End ends, Space play/pause")
+        self.setAccessibleName("Timeline")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(600, 2 * self.fontMetrics().height() + 32)
+
+    # ----------------------------------------------------------------------------------------------- model
+    @property
+    def t(self) -> int:
+        return self._t
+
+    def set_range(self, t_max: int) -> None:
+        """Positions t_max .. -1; the playhead is clamped into them."""
+        self.t_max = max(0, int(t_max))
+        self._t = max(-1, min(self._t, self.t_max))
+        self.update()
+
+    def set_marks(self, recorded: Sequence[int], planned: Sequence[int] = ()) -> None:
+        """Recorded and planned timesteps (any order). Passing the very same sequences again costs nothing."""
+        if recorded is self._given[0] and planned is self._given[1]:
+            return
+        self._given = (recorded, planned)
+        marks, planned = sorted(set(recorded)), sorted(set(planned))
+        if marks == self._marks and planned == self._planned:
+            return
+        self._marks, self._planned = marks, planned
+        self._planned_key = hash(tuple(planned))
+        # recorded == every planned step from the newest recorded one up (a run in progress that keeps all)
+        first = bisect.bisect_left(planned, marks[0]) if marks else 0
+        self._recorded_is_prefix = bool(marks) and planned[first:] == marks
+        self._span_cache = ((), [])
+        self.update()
+
+    @property
+    def marks(self) -> list[int]:
+        return list(self._marks)
+
+    def positions(self) -> list[int]:
+        """Every position the playhead may take, in play order for the reverse process (t descending)."""
+        if self.snap:
+            return self._marks[::-1]
+        return list(range(self.t_max, -2, -1))
+
+    def set_t(self, t: int, emit: bool = False) -> None:
+        """Move the playhead (snapped and clamped); ``emit`` sends ``positionChanged`` when it moved."""
+        t = self._snapped(max(-1, min(int(t), self.t_max)))
+        if t == self._t:
+            return
+        self._t = t
+        self.update()
+        if emit:
+            self.positionChanged.emit(t)
+
+    def _snapped(self, t: int) -> int:
+        if not self.snap or not self._marks:
+            return t
+        i = bisect.bisect_left(self._marks, t)
+        near = [self._marks[j] for j in (i - 1, i) if 0 <= j < len(self._marks)]
+        return min(near, key=lambda m: (abs(m - t), m))
+
+    def step(self, count: int) -> None:
+        """Move ``count`` positions to the right (towards the clean end); negative moves left."""
+        order = self.positions()
+        if not order:
+            return
+        i = min(range(len(order)), key=lambda k: abs(order[k] - self._t))
+        self.set_t(order[max(0, min(len(order) - 1, i + count))], emit=True)
+
+    # ----------------------------------------------------------------------------------------------- geometry
+    def _track(self) -> QRectF:
+        top = self.fontMetrics().height() + 8
+        return QRectF(MARGIN, top, max(1, self.width() - 2 * MARGIN), 12)
+
+    def x_of(self, t: float) -> float:
+        track = self._track()
+        return track.left() + (self.t_max - t) / (self.t_max + 1) * track.width()
+
+    def t_at(self, x: float) -> int:
+        track = self._track()
+        frac = (x - track.left()) / track.width()
+        return round(self.t_max - frac * (self.t_max + 1))
+
+    # ----------------------------------------------------------------------------------------------- events
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.setFocus()
+            self.set_t(self.t_at(event.position().x()), emit=True)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.set_t(self.t_at(event.position().x()), emit=True)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        key = event.key()
+        moves = {Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_PageDown: 10, Qt.Key.Key_PageUp: -10}
+        if key in moves:
+            self.step(moves[key])
+        elif key == Qt.Key.Key_Home:
+            order = self.positions()
+            if order:
+                self.set_t(order[0], emit=True)
+        elif key == Qt.Key.Key_End:
+            order = self.positions()
+            if order:
+                self.set_t(order[-1], emit=True)
+        elif key == Qt.Key.Key_Space:
+            self.playToggled.emit()
+        else:
+            super().keyPressEvent(event)
+
+    # ----------------------------------------------------------------------------------------------- painting
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """A cached background (groove, planned steps, labels), then the recorded steps and the playhead."""
+        p = QPainter(self)
+        track = self._track()
+        p.drawPixmap(0, 0, self._background(track))
+        if self._recorded_is_prefix and self._marks:
+            # the usual case: every planned step down to the newest one is recorded, so the recorded ticks are
+            # the planned ticks over a range of x, blitted in full colour from a cached strip
+            left = round(self.x_of(self._marks[-1])) - 1
+            right = round(self.x_of(self._marks[0])) + 1
+            strip = self._tick_strip(track)
+            ratio = strip.devicePixelRatio()
+            source = QRectF(left * ratio, 0, (right - left + 1) * ratio, strip.height())
+            p.drawPixmap(QRectF(left, track.top(), right - left + 1, track.height()), strip, source)
+        else:
+            for left, right in self._recorded_spans(track):
+                p.fillRect(QRectF(left, track.top() + 2, right - left + 1, track.height() - 4), ACCENT)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self.hasFocus():
+            p.setPen(QPen(ACCENT, 1, Qt.PenStyle.DotLine))
+            p.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 4, 4)
+        self._paint_playhead(p, track)
+        p.end()
+
+    def _background(self, track: QRectF) -> QPixmap:
+        """Everything that changes only with the size, the range or the run's plan, drawn once into a pixmap."""
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio, self.t_max, self._planned_key, self.palette().cacheKey(),
+               self.font().key())
+        if self._background_cache[0] == key:
+            return self._background_cache[1]
+        pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.setFont(self.font())
+        pal = self.palette()
+        groove = QPainterPath()
+        groove.addRoundedRect(track, 4, 4)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillPath(groove, pal.color(QPalette.ColorRole.Base))
+        p.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
+        p.drawPath(groove)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        faint = QColor(ACCENT)
+        faint.setAlpha(60)
+        for left, right in self._spans(self._planned, track):
+            p.fillRect(QRectF(left, track.top() + 2, right - left + 1, track.height() - 4), faint)
+        self._paint_labels(p, track, pal.color(QPalette.ColorRole.WindowText))
+        p.end()
+        self._background_cache = (key, pixmap)
+        return pixmap
+
+    def _tick_strip(self, track: QRectF) -> QPixmap:
+        """The planned ticks in full colour, as wide as the widget and as tall as the track."""
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), ratio, self.t_max, self._planned_key)
+        if self._strip_cache[0] != key:
+            strip = QPixmap(round(self.width() * ratio), round(track.height() * ratio))
+            strip.setDevicePixelRatio(ratio)
+            strip.fill(Qt.GlobalColor.transparent)
+            p = QPainter(strip)
+            for left, right in self._spans(self._planned, track):
+                p.fillRect(QRectF(left, 2, right - left + 1, track.height() - 4), ACCENT)
+            p.end()
+            self._strip_cache = (key, strip)
+        return self._strip_cache[1]
+
+    def _recorded_spans(self, track: QRectF) -> list[tuple[int, int]]:
+        key = (self.width(), self.t_max, len(self._marks))
+        if self._span_cache[0] != key:
+            self._span_cache = (key, self._spans(self._marks, track))
+        return self._span_cache[1]
+
+    def _spans(self, marks: list[int], track: QRectF) -> list[tuple[int, int]]:
+        """Pixel columns of ticks (ascending t) as (first, last) runs of neighbouring columns: a 1000-step run
+        is a few rectangles, not 1000 lines."""
+        if not marks:
+            return []
+        ts = np.asarray(marks, dtype=np.float64)[::-1]  # descending t: ascending x
+        xs = np.round(track.left() + (self.t_max - ts) / (self.t_max + 1) * track.width()).astype(int)
+        breaks = np.flatnonzero(np.diff(xs) > 1)
+        starts = np.concatenate(([xs[0]], xs[breaks + 1]))
+        ends = np.concatenate((xs[breaks], [xs[-1]]))
+        return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+    def _paint_labels(self, p: QPainter, track: QRectF, colour: QColor) -> None:
+        fm = p.fontMetrics()
+        end = "x₀"
+        end_w = fm.horizontalAdvance(end) + 6
+        y = track.bottom() + 4 + fm.ascent()
+        p.setPen(colour)
+        for t in _nice_ticks(self.t_max):
+            label = str(t)
+            x = self.x_of(t) - fm.horizontalAdvance(label) / 2
+            x = max(0.0, min(x, self.width() - fm.horizontalAdvance(label) - end_w - 4))
+            p.drawText(QPointF(x, y), label)
+        p.drawText(QPointF(self.width() - end_w, y), end)
+        muted = QColor(colour)
+        muted.setAlpha(150)
+        p.setPen(muted)
+        top = track.top() - 7
+        p.drawText(QPointF(MARGIN, top), "← pure noise  (t = T−1)")
+        right = "clean picture (t = −1) →"
+        p.drawText(QPointF(self.width() - MARGIN - fm.horizontalAdvance(right), top), right)
+
+    def _paint_playhead(self, p: QPainter, track: QRectF) -> None:
+        x = self.x_of(self._t)
+        red = QColor("#e0563d")
+        p.setPen(QPen(red, 2))
+        p.drawLine(QPointF(x, track.top() - 5), QPointF(x, track.bottom() + 5))
+        p.setPen(QPen(QColor("white"), 1.5))
+        p.setBrush(red)
+        p.drawEllipse(QPointF(x, track.center().y()), 6.5, 6.5)
+
+
+def _nice_ticks(t_max: int, target: int = 6) -> list[int]:
+    """Round tick values between t_max and 0 (always both ends)."""
+    raw = max(1, t_max // target)
+    magnitude = 10 ** (len(str(raw)) - 1)
+    step = min((m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw), default=raw)
+    ticks = list(range(0, t_max, step))
+    if ticks and t_max - ticks[-1] < step / 2:
+        ticks.pop()
+    return [*ticks, t_max]
