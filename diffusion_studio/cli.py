@@ -54,6 +54,9 @@ def _run_app(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # answered before the sub-commands (and torch) are imported
+        print(f"{APP_NAME} {__version__}")
+        return 0
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         return _run_app(argv)
     parser = build_parser()

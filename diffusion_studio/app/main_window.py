@@ -64,9 +64,12 @@ MUTED = "<span style='color:#9aa0a6'>{}</span>"
 
 
 def app_icon() -> QIcon:
-    """The app icon when the artwork is installed (an empty icon otherwise)."""
+    """The app icon: the SVG plus every rendered PNG size, so it shows even without Qt's SVG plugin."""
     path = icon_path()
-    return QIcon(str(path)) if path.is_file() else QIcon()
+    icon = QIcon(str(path)) if path.is_file() else QIcon()
+    for png in sorted(path.parent.glob("hicolor/*/apps/*.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 class MainWindow(QMainWindow):
@@ -82,7 +85,7 @@ class MainWindow(QMainWindow):
                  prepare: Callable[[RunRequest], PreparedRun] = prepare_run) -> None:
         super().__init__()
         self.settings = settings or Settings()
-        self.setWindowTitle(APP_NAME)
+        self.setWindowTitle("")  # Qt shows the application display name
         self.setWindowIcon(app_icon())
         self.session = RunSession(prepare, parent=self)
         models = [m for m in describe_models() if not m.origin.startswith("unusable")]
@@ -114,7 +117,8 @@ class MainWindow(QMainWindow):
         self.controls.restore(self.settings.controls())
         self.plot.restore_toggles(self.settings.get_json("plots/toggles"))
         if not self.settings.restore_window(self):
-            self.resize(1500, 920)
+            available = self.screen().availableGeometry()
+            self.resize(min(1500, int(available.width() * 0.9)), min(920, int(available.height() * 0.9)))
         self.status.set_device(self._expected_device())
         self.setAcceptDrops(True)
         self._load_chosen_image()
@@ -237,7 +241,7 @@ class MainWindow(QMainWindow):
         self.forward = ForwardProcess(image, self.controls.schedule(), seed)
         self.image_name = name
         self.controls.set_image_name(Path(name).stem)
-        self.setWindowTitle(f"{name} — {APP_NAME}")
+        self.setWindowTitle(name)  # Qt appends the application display name itself
         h, w = image.shape[:2]
         self.status.say(f"{name}: {w} × {h} px. Drag the playhead to add noise, or press Run to denoise.")
         self._t[FORWARD] = -1
