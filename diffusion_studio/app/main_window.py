@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffusion_studio import APP_NAME
 from diffusion_studio.app.about import AboutDialog, ExplainDialog
 from diffusion_studio.app.canvas import IMAGE_RANGE, Canvas
 from diffusion_studio.app.controls import ControlsPanel
