@@ -35,6 +35,7 @@ from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, Schedule, make_schedule
 from diffusion_studio.core.steps import Spacing, Variance
 from diffusion_studio.models.base import ModelInfo
+from diffusion_studio.models.registry import has_classifier
 from diffusion_studio.runs import RunRequest
 
 SOURCES = ("own", "sample", "noise")
@@ -168,8 +169,13 @@ class ControlsPanel(QWidget):
         self.guidance.setSingleStep(0.5)
         self.guidance.setValue(1.0)
         self.guidance.setToolTip("Classifier-free guidance scale s: 1 = plain conditional, 0 = unconditional")
+        self.classifier_scale = QDoubleSpinBox()
+        self.classifier_scale.setRange(0.0, 50.0)
+        self.classifier_scale.setSingleStep(0.5)
+        self.classifier_scale.setValue(0.0)
         cond.addRow("Class", self.class_combo)
         cond.addRow("Guidance s", self.guidance)
+        cond.addRow("Classifier s", self.classifier_scale)
 
         dev_box, dev = _form("Device")
         self.device = QComboBox()
@@ -199,7 +205,7 @@ class ControlsPanel(QWidget):
             w.currentIndexChanged.connect(self._on_changed)
         for w in (self.T, self.steps, self.seed):
             w.valueChanged.connect(self._on_changed)
-        for w in (self.eta, self.strength, self.guidance):
+        for w in (self.eta, self.strength, self.guidance, self.classifier_scale):
             w.valueChanged.connect(self._on_changed)
         self.clip.toggled.connect(self._on_changed)
         self.kind.currentIndexChanged.connect(self.scheduleChanged)
@@ -262,6 +268,7 @@ class ControlsPanel(QWidget):
             model=info.name, schedule=self.kind.currentText() if closed else None,
             T=self.T.value() if closed else None, init_array=image, class_label=label,
             cfg_scale=self.guidance.value() if label is not None else 1.0, plan=plan,
+            classifier_scale=self.classifier_scale.value() if self.classifier_scale.isEnabled() else 0.0,
             device=self.device.currentData(),
         )
 
@@ -303,7 +310,8 @@ class ControlsPanel(QWidget):
             "sampler": self.method.currentData(), "steps": self.steps.value(), "eta": self.eta.value(),
             "variance": self.variance.currentData(), "spacing": self.spacing.currentData(),
             "clip": self.clip.isChecked(), "seed": self.seed.value(), "guidance": self.guidance.value(),
-            "strength": self.strength.value(), "device": self.device.currentData(),
+            "classifier_scale": self.classifier_scale.value(), "strength": self.strength.value(),
+            "device": self.device.currentData(),
         }
 
     def restore(self, state: dict) -> None:
@@ -326,7 +334,8 @@ class ControlsPanel(QWidget):
         if state.get("device") != "cuda" or torch.cuda.is_available():  # a GPU that has gone is not chosen
             combo(self.device, state.get("device"))
         for key, w in (("size", self.size), ("T", self.T), ("steps", self.steps), ("eta", self.eta),
-                       ("seed", self.seed), ("guidance", self.guidance), ("strength", self.strength)):
+                       ("seed", self.seed), ("guidance", self.guidance), ("strength", self.strength),
+                       ("classifier_scale", self.classifier_scale)):
             number(w, state.get(key))
         if isinstance(state.get("clip"), bool):
             self.clip.setChecked(state["clip"])
@@ -396,7 +405,14 @@ class ControlsPanel(QWidget):
         has_classes = self.class_combo.count() > 1
         self.class_combo.setEnabled(has_classes)
         self.class_combo.setToolTip("" if has_classes else f"The {info.name} model has no classes.")
-        self.guidance.setEnabled(has_classes and self.class_combo.currentData() is not None)
+        labelled = has_classes and self.class_combo.currentData() is not None
+        self.guidance.setEnabled(labelled)
+        with_classifier = labelled and has_classifier(info.name)
+        self.classifier_scale.setEnabled(with_classifier)
+        self.classifier_scale.setToolTip(
+            "Classifier guidance (Dhariwal & Nichol 2021): DDPM shifts the mean by s·Σ·∇log p(y|x_t) (Algorithm 1), "
+            "DDIM uses ε − √(1−ᾱ_t)·s·∇log p(y|x_t) (Algorithm 2)" if with_classifier else
+            f"The {info.name} model has no noise-aware classifier." if labelled else "Choose a class first.")
         self.own_radio.setEnabled(self._own_name is not None)
         from_image = self.source() != "noise"
         self.strength.setEnabled(from_image)

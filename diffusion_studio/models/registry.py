@@ -71,6 +71,15 @@ def load_model(
     return load_trained(folder)
 
 
+def has_classifier(name_or_path: str | Path) -> bool:
+    """Whether a noise-aware classifier (for classifier guidance) ships beside the model."""
+    name = str(name_or_path)
+    if name in CLOSED_FORM:
+        return False
+    folder = _trained_folders().get(name) or Path(name).expanduser()
+    return (folder / "classifier.json").is_file() and (folder / "classifier.safetensors").is_file()
+
+
 def load_classifier(name_or_path: str | Path):
     """The noise-aware classifier shipped beside a trained model (for classifier guidance), or None."""
     name = str(name_or_path)
