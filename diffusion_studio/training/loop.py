@@ -128,6 +128,8 @@ def train(
             on_sample(ema, done)
     progress.close()
     losses.extend(_drain(pending, cfg.steps))
+    if start >= cfg.steps and on_sample is not None:  # resumed with nothing left to train: still write the sheet
+        on_sample(ema, start)
     return TrainResult(max(start, cfg.steps), losses, net, ema)
 
 
