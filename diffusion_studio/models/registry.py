@@ -57,18 +57,15 @@ def load_model(
             return IdealDenoiser(images, [n for n, _ in refs])
         return GaussianDenoiser(images)
     folder = _trained_folders().get(name)
-    if folder is None:
-        candidate = Path(name).expanduser()
-        if candidate.is_dir():
-            folder = candidate
-        else:
-            known = ", ".join(builtin_names())
-            raise ModelError(
-                f"There is no model called '{name}'; choose one of {known}, or give a model folder."
-            )
+    if folder is not None:
+        return _load_builtin(folder)
+    candidate = Path(name).expanduser()
+    if not candidate.is_dir():
+        known = ", ".join(builtin_names())
+        raise ModelError(f"There is no model called '{name}'; choose one of {known}, or give a model folder.")
     from diffusion_studio.models.trained import load_trained
 
-    return load_trained(folder)
+    return load_trained(candidate)
 
 
 def has_classifier(name_or_path: str | Path) -> bool:
@@ -78,6 +75,16 @@ def has_classifier(name_or_path: str | Path) -> bool:
         return False
     folder = _trained_folders().get(name) or Path(name).expanduser()
     return (folder / "classifier.json").is_file() and (folder / "classifier.safetensors").is_file()
+
+
+def _load_builtin(folder: Path) -> NoisePredictor:
+    from diffusion_studio.models.trained import load_trained
+    from diffusion_studio.models.weights import read_meta
+
+    training = read_meta(folder, "model").get("training") or {}
+    steps = training.get("steps")
+    origin = f"built-in, trained here on {training.get('data', 'its data')}" + (f" ({steps} steps)" if steps else "")
+    return load_trained(folder, origin=origin)
 
 
 def load_classifier(name_or_path: str | Path):
@@ -94,12 +101,11 @@ def load_classifier(name_or_path: str | Path):
 def describe_models() -> list[ModelInfo]:
     """ModelInfo of every available model (closed-form ones without loading the reference photos)."""
     from diffusion_studio.models.closed_form import gaussian_info, ideal_info
-    from diffusion_studio.models.trained import load_trained
 
     infos = [ideal_info(), gaussian_info()]
     for folder in _trained_folders().values():
         try:
-            infos.append(load_trained(folder).info)
+            infos.append(_load_builtin(folder).info)
         except ModelError as err:
             infos.append(
                 ModelInfo(name=folder.name, image_size=None, channels=None, origin=f"unusable: {err}")
