@@ -152,7 +152,7 @@ def main() -> None:
         model = load_model(name)
         info = model.info
         print(f"\n## {name}: {info.parameters / 1e6:.2f}M parameters, {info.image_size}px, "
-              f"{info.num_classes} classes, {info.extra.get('steps_trained', '?')} training steps")
+              f"{info.num_classes} classes, {info.extra.get('training', {}).get('steps', '?')} training steps")
         print(f"speed: {speed(model, 1):.1f} ms/step at batch 1, {speed(model, 16):.1f} ms/step at batch 16")
         s1 = class_sheet(model, args.out / f"{name}_ddim50_cfg3.png", "ddim", 8, 3.0)
         s2 = class_sheet(model, args.out / f"{name}_ddpm1000_cfg3.png", "ddpm", 4, 3.0)

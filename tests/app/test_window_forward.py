@@ -185,3 +185,23 @@ def test_zooming_one_pane_zooms_all_three(make_window):
         assert abs(y0 - first.viewRange()[1][0]) < 1e-6
     w.canvas.reset_zoom()
     assert all(all(box.autoRangeEnabled()) for box in w.canvas.boxes)
+
+
+def test_classifier_scale_applies_only_with_a_classifier_and_a_class(qtbot):
+    from diffusion_studio.app.controls import ControlsPanel
+    from diffusion_studio.models import describe_models
+
+    infos = {i.name: i for i in describe_models()}
+    panel = ControlsPanel([infos["ideal"], infos["digits"], infos["emoji"]], sample_images())
+    qtbot.addWidget(panel)
+    panel.model.setCurrentIndex(panel.model.findData("digits"))
+    assert not panel.classifier_scale.isEnabled()  # no class chosen yet
+    panel.class_combo.setCurrentIndex(panel.class_combo.findData(7))
+    assert panel.classifier_scale.isEnabled()
+    panel.classifier_scale.setValue(3.0)
+    request = panel.request(None)
+    assert request.classifier_scale == 3.0 and request.class_label == 7
+    panel.model.setCurrentIndex(panel.model.findData("emoji"))  # ships no classifier
+    panel.class_combo.setCurrentIndex(1)
+    assert not panel.classifier_scale.isEnabled()
+    assert panel.request(None).classifier_scale == 0.0
