@@ -125,14 +125,17 @@ def ddim_step(
 
         x_{t_prev} = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma_t^2) eps_theta + sigma_t z
 
-    eta = 0 is deterministic; eta = 1 is DDPM-like. With ``clip_x0`` x0_hat is clipped but the direction
-    term keeps the model's eps (as diffusers' DDIMScheduler with ``use_clipped_model_output=False``).
+    eta = 0 is deterministic; eta = 1 is DDPM-like. With ``clip_x0`` x0_hat is clipped to [-1, 1] and the direction
+    term uses the eps implied by the clipped x0_hat, eps = (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t), as
+    guided-diffusion's ``ddim_sample`` does (diffusers: ``use_clipped_model_output=True``). Keeping the model's own
+    eps instead makes the two terms disagree; with classifier-free guidance 3 that sent digits to the wrong class.
     """
     abar_t = float(sched.alpha_bars[t])
     abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
     x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - abar_t)).mul_(1.0 / math.sqrt(abar_t))
     if clip_x0:
         x0_pred.clamp_(-1.0, 1.0)
+        eps_pred = torch.add(x_t, x0_pred, alpha=-math.sqrt(abar_t)).mul_(1.0 / math.sqrt(1.0 - abar_t))
     sigma = ddim_sigma(sched, t, t_prev, eta)
     direction = math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0))  # sqrt(1 - abar_prev - sigma_t^2)
     x_prev = torch.add(x0_pred * math.sqrt(abar_prev), eps_pred, alpha=direction)

@@ -103,6 +103,6 @@ def test_ddim_clipping_matches_diffusers() -> None:
     ref.set_timesteps(20)
     sched = make_schedule(betas=ref.betas.numpy())
     x_t, eps = _inputs(1)
-    expected = ref.step(eps, 500, x_t * 2, eta=0.0)
+    expected = ref.step(eps, 500, x_t * 2, eta=0.0, use_clipped_model_output=True)
     x_prev, _ = ddim_step(sched, x_t * 2, 500, 450, eps, clip_x0=True)
     torch.testing.assert_close(x_prev, expected.prev_sample.float(), rtol=1e-5, atol=1e-5)
