@@ -14,6 +14,9 @@ from diffusion_studio.app.settings import APPLICATION, ORGANISATION
 
 def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication with the app's identity (settings, window class, desktop file, icon)."""
+    # The sampler thread runs many short Python calls between torch kernels; with the default 5 ms GIL switch
+    # interval each one can wait that long behind the GUI thread. 0.5 ms keeps the hand-over quick.
+    sys.setswitchinterval(0.0005)
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else [sys.argv[0]])
