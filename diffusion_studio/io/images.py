@@ -63,7 +63,7 @@ def image_to_tensor(arr: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected a (H, W, C) or (H, W) uint8 array, got {arr.dtype} {arr.shape}")
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).to(torch.float32)
+    x = torch.from_numpy(np.array(arr.transpose(2, 0, 1), dtype=np.float32))  # writable copy
     return x / 127.5 - 1.0
 
 
