@@ -70,5 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; nothing was written.", file=sys.stderr)
+        # outputs are written atomically, so an interrupted command leaves no half-written file;
+        # train keeps its last checkpoint (continue with --resume)
+        print("\ninterrupted.", file=sys.stderr)
         return 130

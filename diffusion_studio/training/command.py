@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from diffusion_studio.core.schedules import SCHEDULE_NAMES, make_schedule, schedule_from_spec
-from diffusion_studio.errors import OptionError, StudioError
+from diffusion_studio.errors import OptionError
 from diffusion_studio.models.classifier import (
     ClassifierConfig,
     NoisyClassifier,
@@ -320,17 +320,10 @@ def _write_notice(out: Path, name: str, notice: DataNotice, steps: int, date: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="diffusion-studio train", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except StudioError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Stopped; continue later with --resume.", file=sys.stderr)
-        return 130
+    """``python -m diffusion_studio.training.command ...`` is ``diffusion-studio train ...``."""
+    from diffusion_studio.cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
