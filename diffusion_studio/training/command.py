@@ -79,6 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--batch", type=int, default=64, help="images per step (default 64)")
     a("--lr", type=float, default=2e-4, help="AdamW learning rate after warm-up (default 2e-4)")
     a("--warmup", type=int, default=200, help="learning-rate warm-up steps (default 200)")
+    a(
+        "--cooldown",
+        type=int,
+        default=0,
+        help="decay the learning rate linearly to 0 over the last N steps (default 0: constant; "
+        "may be added on --resume)",
+    )
     a("--ema", type=float, default=0.999, help="EMA decay of the shipped weights (default 0.999)")
     a(
         "--label-dropout",
@@ -130,6 +137,7 @@ def train_config(args: argparse.Namespace, device: torch.device) -> TrainConfig:
         batch=args.batch,
         lr=args.lr,
         warmup=args.warmup,
+        cooldown=args.cooldown,
         ema_decay=args.ema,
         flip=args.flip,
         seed=args.seed,
@@ -172,6 +180,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         (args.steps >= 1, "--steps must be at least 1"),
         (args.batch >= 1, "--batch must be at least 1"),
         (args.lr > 0, "--lr must be positive"),
+        (args.cooldown >= 0, "--cooldown must be 0 or more"),
         (0 <= args.label_dropout < 1, "--label-dropout must be in [0, 1)"),
         (0 <= args.dropout < 1, "--dropout must be in [0, 1)"),
         (0 < args.ema < 1, "--ema must be between 0 and 1"),
@@ -207,6 +216,7 @@ def _training_block(
         "steps": steps,
         "batch": cfg.batch,
         "lr": cfg.lr,
+        "cooldown": cfg.cooldown,
         "ema_decay": cfg.ema_decay,
         "flip": cfg.flip,
         "label_dropout": args.label_dropout if args.classes else None,

@@ -25,6 +25,10 @@ from diffusion_studio.training.checkpoint import RngState, load_checkpoint, save
 from diffusion_studio.training.data import Dataset
 from diffusion_studio.training.ema import EMA
 
+# Settings that say how long to train, when to stop and how often to report, not what is trained: they may
+# differ on --resume (the cool-down too, so that a run at constant lr can be resumed into one).
+MAY_CHANGE_ON_RESUME = ("steps", "cooldown", "checkpoint_every", "sample_every", "log_every")
+
 LossFn = Callable[[nn.Module, torch.Tensor, "torch.Tensor | None", torch.Generator], torch.Tensor]
 
 
@@ -34,6 +38,7 @@ class TrainConfig:
     batch: int = 64
     lr: float = 2e-4
     warmup: int = 200  # linear learning-rate warm-up over this many steps, then constant (as DDPM)
+    cooldown: int = 0  # linear decay to 0 over the last this many of ``steps`` (warm-up, stable, decay)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
@@ -45,7 +50,12 @@ class TrainConfig:
     bf16: bool = False  # bf16 autocast, CUDA only
 
     def lr_at(self, step: int) -> float:
-        return self.lr * min(1.0, (step + 1) / max(1, self.warmup))
+        """The learning rate of step ``step`` (0-based): linear warm-up, constant, then the cool-down."""
+        warm = min(1.0, (step + 1) / max(1, self.warmup))
+        cool = 1.0
+        if self.cooldown > 0:
+            cool = min(1.0, max(0.0, (self.steps - step) / self.cooldown))
+        return self.lr * min(warm, cool)
 
 
 @dataclass
@@ -83,12 +93,7 @@ def train(
     )
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     rng = RngState(gen, cuda=device.type == "cuda")
-    run_settings = asdict(cfg) | {
-        "steps": None,
-        "checkpoint_every": None,
-        "sample_every": None,
-        "log_every": None,
-    }
+    run_settings = asdict(cfg) | dict.fromkeys(MAY_CHANGE_ON_RESUME)
     settings = json.loads(json.dumps({**settings, "train": run_settings}))  # as it reads back from state.json
     start, losses = 0, []
     if resume:
@@ -147,12 +152,20 @@ def _drain(pending: list[torch.Tensor], step: int) -> list[float]:
 
 
 def _check_same(now: dict, then: dict, folder: Path) -> None:
+    now, then = _without_free_settings(now), _without_free_settings(then)
     for key in sorted(set(now) | set(then)):
         if now.get(key) != then.get(key):
             raise OptionError(
                 f"The checkpoint in {folder} was made with different settings ({key}: {then.get(key)!r}, "
                 f"now {now.get(key)!r}); resume with the same options, or train into a new --out folder."
             )
+
+
+def _without_free_settings(settings: dict) -> dict:
+    train = settings.get("train")
+    if not isinstance(train, dict):
+        return settings
+    return settings | {"train": {k: v for k, v in train.items() if k not in MAY_CHANGE_ON_RESUME}}
 
 
 class _Progress:

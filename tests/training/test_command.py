@@ -46,8 +46,9 @@ def test_resume_continues_and_a_second_run_needs_resume(npz_path: Path, tmp_path
     run(_args(*base, "--steps", "2"))
     with pytest.raises(OptionError, match="add --resume"):
         run(_args(*base, "--steps", "4"))
-    run(_args(*base, "--steps", "4", "--resume"))
-    assert json.loads((out / "model.json").read_text())["training"]["steps"] == 4
+    run(_args(*base, "--steps", "4", "--resume", "--cooldown", "2"))  # a cool-down may be added on resume
+    training = json.loads((out / "model.json").read_text())["training"]
+    assert training["steps"] == 4 and training["cooldown"] == 2
     assert load_trained(out).info.class_names == ()
 
 
@@ -92,3 +93,8 @@ def test_bad_data_is_one_sentence_from_main(tmp_path: Path, capsys: pytest.Captu
         run(_args("--data", str(tmp_path), "--out", str(tmp_path / "o"), "--steps", "1"))
     assert main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--steps", "1"]) == 2
     assert capsys.readouterr().err.strip().startswith("error: The folder")
+
+
+def test_a_negative_cooldown_is_refused(npz_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="--cooldown must be 0 or more"):
+        run(_args("--data", str(npz_path), "--out", str(tmp_path / "o"), "--steps", "1", "--cooldown", "-1"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,31 @@ def test_resume_with_other_settings_is_refused(toy_dataset: Dataset, tmp_path: P
     _run(toy_dataset, tmp_path, 3)
     with pytest.raises(OptionError, match="different settings"):
         _run(toy_dataset, tmp_path, 6, resume=True, batch=4)
+
+
+def test_learning_rate_warms_up_holds_and_cools_down() -> None:
+    cfg = TrainConfig(steps=100, lr=1.0, warmup=10, cooldown=20)
+    assert cfg.lr_at(0) == pytest.approx(0.1)
+    assert cfg.lr_at(9) == cfg.lr_at(50) == cfg.lr_at(80) == 1.0
+    assert cfg.lr_at(90) == pytest.approx(0.5)
+    assert cfg.lr_at(99) == pytest.approx(0.05)
+    assert TrainConfig(steps=100, lr=1.0, warmup=10).lr_at(99) == 1.0  # no cool-down by default
+
+
+def test_a_run_may_be_resumed_into_a_cool_down(toy_dataset: Dataset, tmp_path: Path) -> None:
+    _run(toy_dataset, tmp_path, 3)
+    losses, _, _ = _run(toy_dataset, tmp_path, 6, resume=True, cooldown=3)
+    assert len(losses) == 6
+
+
+def test_checkpoints_from_before_the_cool_down_option_still_resume(toy_dataset: Dataset, tmp_path: Path) -> None:
+    _run(toy_dataset, tmp_path, 3)
+    state_file = tmp_path / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["settings"]["train"]["cooldown"]  # as written by version 0.1
+    state_file.write_text(json.dumps(state))
+    losses, _, _ = _run(toy_dataset, tmp_path, 5, resume=True, cooldown=2)
+    assert len(losses) == 5
 
 
 def test_ema_tracks_with_warm_up() -> None:
