@@ -55,20 +55,9 @@ class Notice:
 
 
 def to_uint8_image(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
-    """(1, C, H, W) values in [lo, hi] -> contiguous (H, W, C) uint8, clamped and rounded.
-
-    The same numbers as :func:`diffusion_studio.io.frames.to_uint8_batch` (within one level: it rounds half up),
-    in four passes over the data instead of seven; batches of more than one image are tiled like the CLI does.
-    """
-    x = x.detach()
-    if x.shape[0] != 1:
-        return tile(to_uint8_batch(x, lo, hi))
-    scale = 255.0 / (hi - lo)
-    y = x[0].to("cpu", torch.float32).mul(scale).add_(0.5 - lo * scale).clamp_(0.0, 255.0)
-    c, h, w = y.shape
-    out = torch.empty((h, w, c), dtype=torch.uint8)
-    out.copy_(y.permute(1, 2, 0))  # truncation of values >= 0 after +0.5: round half up
-    return out.numpy()
+    """(B, C, H, W) values in [lo, hi] -> one (H, W, C) uint8 image; batches are tiled like the CLI does."""
+    images = to_uint8_batch(x, lo, hi)
+    return images[0] if images.shape[0] == 1 else tile(images)
 
 
 def frame_bytes(shape: tuple[int, int, int]) -> int:

@@ -14,10 +14,17 @@ PANELS = ("x_t", "x0", "eps")
 
 
 def to_uint8_batch(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
-    """(B, C, H, W) in [lo, hi] -> (B, H, W, C) uint8 (clamped), computed in one go."""
-    t = x.detach().to("cpu", torch.float32)
-    t = ((t.clamp(lo, hi) - lo) * (255.0 / (hi - lo))).round().to(torch.uint8)
-    return t.permute(0, 2, 3, 1).contiguous().numpy()
+    """(B, C, H, W) in [lo, hi] -> contiguous (B, H, W, C) uint8, clamped and rounded half up.
+
+    Four passes over the data (scale+shift, clamp, one strided copy into uint8); it runs once per streamed
+    panel in the app, so it is kept lean.
+    """
+    scale = 255.0 / (hi - lo)
+    y = x.detach().to("cpu", torch.float32).mul(scale).add_(0.5 - lo * scale).clamp_(0.0, 255.0)
+    b, c, h, w = y.shape
+    out = torch.empty((b, h, w, c), dtype=torch.uint8)
+    out.copy_(y.permute(0, 2, 3, 1))  # truncation of values >= 0 after +0.5: round half up
+    return out.numpy()
 
 
 def tile(images: np.ndarray, gap: int = 2, fill: int = 255) -> np.ndarray:

@@ -28,12 +28,12 @@ def _prepared(steps: int | None = None, sampler: str = "ddpm"):
                                   device="cpu"))
 
 
-def test_uint8_conversion_matches_the_io_helper():
-    x = torch.randn(1, 3, 17, 9) * 1.5
-    for lo, hi in ((-1.0, 1.0), (-3.0, 3.0)):
-        ours, theirs = to_uint8_image(x, lo, hi), to_uint8_batch(x, lo, hi)[0]
-        assert ours.flags.c_contiguous and ours.dtype == np.uint8 and ours.shape == (17, 9, 3)
-        assert np.abs(ours.astype(int) - theirs).max() <= 1
+def test_a_batch_becomes_one_tiled_image_like_the_cli():
+    x = torch.randn(4, 3, 5, 6)
+    image = to_uint8_image(x)
+    assert image.shape == (2 * 5 + 2, 2 * 6 + 2, 3) and image.flags.c_contiguous
+    assert np.array_equal(image[:5, :6], to_uint8_batch(x)[0])
+    assert np.array_equal(to_uint8_image(x[:1]), to_uint8_batch(x[:1])[0])
 
 
 def test_stream_gives_every_step_and_the_final_picture():
