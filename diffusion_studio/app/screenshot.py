@@ -1,6 +1,9 @@
-"""Take the README screenshot of the real window: a picture loaded, a finished run, the playhead mid-way.
+"""Take the README screenshots of the real window: a finished run with the playhead part-way.
 
     xvfb-run -s "-screen 0 1600x1000x24" python -m diffusion_studio.app.screenshot docs/screenshot.png
+    python -m diffusion_studio.app.screenshot docs/screenshot-emoji.png --model emoji --class "Smileys & Emotion"
+
+The first loads a picture and runs SDEdit from it; with --model, a trained model samples from pure noise.
 
 Uses a private settings file, so the person's own settings are neither read nor changed.
 """
@@ -11,6 +14,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
@@ -19,8 +23,27 @@ from diffusion_studio.app.main import make_application
 from diffusion_studio.paths import sample_images
 
 
-def take(out: Path, picture: Path, width: int = 1480, height: int = 900, at: float = 0.6) -> Path:
-    """Open the window on ``picture``, run DDIM (40 steps, SDEdit from the picture), put the playhead at ``at``."""
+@dataclass(frozen=True)
+class ModelShot:
+    """A run of a trained model from pure noise: which model, class, guidance and sampler."""
+
+    model: str
+    class_name: str | None = None  # None: unconditional
+    guidance: float = 3.0
+    sampler: str = "ddpm"
+    steps: int = 0  # 0: every t for DDPM, the default count for DDIM
+
+
+def take(
+    out: Path,
+    picture: Path,
+    width: int = 1480,
+    height: int = 900,
+    at: float = 0.6,
+    shot: ModelShot | None = None,
+) -> Path:
+    """Open the window on ``picture`` and run DDIM (50 steps, SDEdit from it), or run ``shot`` from pure noise;
+    then put the playhead ``at`` that share of the run and grab the window."""
     app = make_application()
     from diffusion_studio.app.main_window import MainWindow
     from diffusion_studio.app.settings import Settings
@@ -33,9 +56,18 @@ def take(out: Path, picture: Path, width: int = 1480, height: int = 900, at: flo
         if not window.open_image(picture):
             raise SystemExit(f"cannot open {picture}")
         c = window.controls
-        c.method.setCurrentIndex(c.method.findData("ddim"))
-        c.steps.setValue(50)
-        c.strength.setValue(0.8)
+        if shot is None:
+            c.method.setCurrentIndex(c.method.findData("ddim"))
+            c.steps.setValue(50)
+            c.strength.setValue(0.8)
+        else:
+            _choose(c.model, c.model.findData(shot.model), f"no model named {shot.model!r}")
+            c.noise_radio.setChecked(True)
+            _choose(c.method, c.method.findData(shot.sampler), f"no sampler named {shot.sampler!r}")
+            c.steps.setValue(shot.steps)
+            if shot.class_name is not None:
+                _choose(c.class_combo, c.class_combo.findText(shot.class_name), f"no class {shot.class_name!r}")
+                c.guidance.setValue(shot.guidance)
         c.seed.setValue(7)
         loop = QEventLoop()
         window.runEnded.connect(lambda status, message: loop.quit())
@@ -50,6 +82,12 @@ def take(out: Path, picture: Path, width: int = 1480, height: int = 900, at: flo
             raise SystemExit(f"could not write {out}")
         window.close()
     return out
+
+
+def _choose(combo, index: int, problem: str) -> None:
+    if index < 0:
+        raise SystemExit(f"cannot take the screenshot: {problem}")
+    combo.setCurrentIndex(index)
 
 
 def _settle(app, seconds: float) -> None:
@@ -67,12 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     default = next((p for p in sample_images() if p.stem == "chelsea"), sample_images()[0])
     parser.add_argument("--image", type=Path, default=default, help="picture to load (default: a sample)")
     parser.add_argument("--size", default="1480x900", help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--at", type=float, default=0.6, help="playhead position, 0 = start of the run, 1 = end")
+    parser.add_argument("--model", help="sample this trained model from pure noise instead of SDEdit")
+    parser.add_argument("--class", dest="class_name", help="class to sample (with --model)")
+    parser.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance (default 3)")
+    parser.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddpm")
+    parser.add_argument("--steps", type=int, default=0, help="sampling steps (default: all for DDPM, 50 DDIM)")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     from diffusion_studio.app.streaming import configure_torch_threads
 
     configure_torch_threads()  # as the app does
-    print(take(args.out, args.image, width, height))
+    shot = None
+    if args.model:
+        shot = ModelShot(args.model, args.class_name, args.guidance, args.sampler, args.steps)
+    print(take(args.out, args.image, width, height, args.at, shot))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -37,3 +38,29 @@ def test_the_screenshot_helper_writes_a_png(qapp, tmp_path):
     out = take(tmp_path / "shot.png", sample_images()[0], width=1200, height=700)
     with Image.open(out) as im:
         assert im.size == (1200, 700)
+
+
+def test_the_screenshot_helper_can_sample_a_trained_model(qapp, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from diffusion_studio.app.screenshot import ModelShot, take
+    from diffusion_studio.paths import sample_images
+
+    seen = {}
+    start_run = MainWindow.start_run
+
+    def record(window):
+        c = window.controls
+        seen.update(model=c.model.currentData(), source=c.source(), label=c.class_combo.currentData(),
+                    guidance=c.guidance.value(), sampler=c.method.currentData(), steps=c.steps.value())
+        start_run(window)
+
+    monkeypatch.setattr(MainWindow, "start_run", record)
+    shot = ModelShot("digits", "7", guidance=3.0, sampler="ddim", steps=8)
+    out = take(tmp_path / "digits.png", sample_images()[0], width=1200, height=700, shot=shot)
+    assert seen["model"] == "digits" and seen["source"] == "noise" and seen["label"] == 7
+    assert seen["guidance"] == 3.0 and seen["sampler"] == "ddim" and seen["steps"] == 8
+    with Image.open(out) as im:
+        assert im.size == (1200, 700)
+    with pytest.raises(SystemExit, match="no class 'seven'"):
+        take(tmp_path / "x.png", sample_images()[0], 1200, 700, shot=ModelShot("digits", "seven"))
