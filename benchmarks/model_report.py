@@ -107,16 +107,24 @@ def digits_accuracy(model, reader: DigitReader, per_class: int, scales, kind: st
     return out
 
 
-def nearest_distances(model, npz: Path, n_per_class: int) -> tuple[np.ndarray, float]:
+def nearest_distances(model, npz: Path, n_per_class: int, sheet: Path) -> tuple[np.ndarray, float]:
     """RMS pixel distance (0..1 scale) from each sample to its nearest training image, and the same for
-    training images to their nearest other training image (what 'close' looks like in this data)."""
-    train = torch.from_numpy(np.load(npz, allow_pickle=False)["x"]).float().flatten(1) / 255
-    samples = []
+    training images to their nearest other training image (what 'close' looks like in this data). Writes
+    ``sheet``: each sample (odd rows) above its nearest training image (even rows), one column per class."""
+    images = np.load(npz, allow_pickle=False)["x"]
+    train = torch.from_numpy(images).float().flatten(1) / 255
+    batches = []
     for c in range(model.info.num_classes):
-        x = sample(model, c, n_per_class, cfg=3.0, seed=2000 + c)
-        samples.append(torch.from_numpy(to_uint8_batch(x)).float().flatten(1) / 255)
-    s = torch.cat(samples)
-    d = torch.cdist(s, train).min(1).values / train.shape[1] ** 0.5
+        x = sample(model, c, n_per_class, cfg=3.0, seed=2000 + c, eta=1.0)  # DDIM 50, eta 1
+        batches.append(to_uint8_batch(x))
+    s = torch.from_numpy(np.concatenate(batches)).float().flatten(1) / 255
+    d, nearest = (torch.cdist(s, train) / train.shape[1] ** 0.5).min(1)
+    rows, labels = [], []
+    for i in range(n_per_class):  # sample i of every class, then their nearest training images
+        rows += [b[i] for b in batches]
+        rows += [images[nearest[c * n_per_class + i]] for c in range(len(batches))]
+        labels += ["sample"] + [""] * (len(batches) - 1) + ["nearest"] + [""] * (len(batches) - 1)
+    export_contact_sheet(sheet, rows, labels, columns=len(batches), scale=2)
     probe = train[:500]
     dt = torch.cdist(probe, train)
     dt[torch.arange(500), torch.arange(500)] = float("inf")
@@ -174,8 +182,9 @@ def main() -> None:
                 print(f"{label}, DDIM 50, {n} samples each: "
                       + ", ".join(f"s={s:g}: {a:.1%}" for s, a in rows) + "  (chance 10%)")
         if name == "emoji":
-            d, ref = nearest_distances(model, args.data / DATA[name], 4)
-            print(f"nearest training image, RMS pixel distance of {len(d)} samples (0..1): min {d.min():.3f}, "
+            d, ref = nearest_distances(model, args.data / DATA[name], 4, args.out / f"{name}_nearest.png")
+            print(f"nearest training image, RMS pixel distance of {len(d)} samples (DDIM 50, eta 1, guidance 3; "
+                  f"0..1): min {d.min():.3f}, "
                   f"median {np.median(d):.3f}, max {d.max():.3f}; a training image to its nearest other one: "
                   f"median {ref:.3f}")
 
