@@ -1,4 +1,5 @@
-"""The training loop: random minibatches, AdamW with warm-up, gradient clipping, EMA, checkpoints, resume.
+"""The training loop: random minibatches, AdamW with warm-up and optional cool-down, gradient clipping, EMA,
+checkpoints, resume.
 
 DDPM Algorithm 1 (Ho et al. 2020) is the objective for the U-Net (see :mod:`.objectives`); the loop itself is
 objective-agnostic and also trains the noise-aware classifier. Every random number (batch indices, flips, t,
