@@ -27,7 +27,8 @@ from diffusion_studio.training.data import Dataset
 from diffusion_studio.training.ema import EMA
 
 # Settings that say how long to train, when to stop and how often to report, not what is trained: they may
-# differ on --resume (the cool-down too, so that a run at constant lr can be resumed into one).
+# differ on --resume (the cool-down too, so that a run at constant lr can be resumed into one), so the resume
+# check leaves them out.
 MAY_CHANGE_ON_RESUME = ("steps", "cooldown", "checkpoint_every", "sample_every", "log_every")
 
 LossFn = Callable[[nn.Module, torch.Tensor, "torch.Tensor | None", torch.Generator], torch.Tensor]
@@ -94,8 +95,7 @@ def train(
     )
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     rng = RngState(gen, cuda=device.type == "cuda")
-    run_settings = asdict(cfg) | dict.fromkeys(MAY_CHANGE_ON_RESUME)
-    settings = json.loads(json.dumps({**settings, "train": run_settings}))  # as it reads back from state.json
+    settings = json.loads(json.dumps({**settings, "train": asdict(cfg)}))  # as it reads back from state.json
     start, losses = 0, []
     if resume:
         ckpt = load_checkpoint(checkpoint_dir, net, ema, optimizer, rng)
