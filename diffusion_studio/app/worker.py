@@ -128,12 +128,16 @@ class BackgroundJob(QObject):
         self.ended.emit(CANCELLED, "")
 
     def _finish_thread(self) -> None:
-        thread = self._thread
-        self._thread, self._worker = None, None
+        # The worker must outlive the thread: QThread.started calls worker.run in the new thread, possibly after
+        # this method began. Dropping the last reference first let Qt call run() on a freed object (a segfault).
+        thread, worker = self._thread, self._worker
+        self._thread = None
         if thread is not None:
             thread.quit()
             thread.wait()
             _LIVE_THREADS.discard(thread)
+        self._worker = None  # only now: the thread has finished, so nothing can call into the worker
+        del worker
 
     @Slot(int, list)
     def _on_items(self, job_id: int, objs: list) -> None:
