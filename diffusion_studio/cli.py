@@ -36,7 +36,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        nothing = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if "default" in text.lower() or nothing or not action.option_strings:
             return text
         return super()._get_help_string(action)
 
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, summary) in COMMANDS.items():
-        p = sub.add_parser(name, help=summary, description=summary)
+        p = sub.add_parser(name, help=summary, description=summary, prog=f"diffusion-studio {name}")
         importlib.import_module(module_name).add_arguments(p)
     return parser
 
