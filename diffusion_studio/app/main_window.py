@@ -35,7 +35,14 @@ from diffusion_studio.app.about import AboutDialog, ExplainDialog
 from diffusion_studio.app.canvas import IMAGE_RANGE, Canvas
 from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
-from diffusion_studio.app.exporting import ExportRequest, ExportSource, forward_source, reverse_source, run_export
+from diffusion_studio.app.exporting import (
+    ExportOutcome,
+    ExportRequest,
+    ExportSource,
+    forward_source,
+    reverse_source,
+    run_export,
+)
 from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
 from diffusion_studio.app.maths_panel import MathsPanel, MathsState
 from diffusion_studio.app.menus import build_menus
@@ -105,6 +112,7 @@ class MainWindow(QMainWindow):
         self._chain_job = BackgroundJob("chain", self)
         self._export_job = BackgroundJob("export", self)
         self._export_result: object = None
+        self._export_outcome = ExportOutcome()
         self._last_slow_update = 0.0
         self._secondary = QTimer(self)
         self._secondary.setSingleShot(True)
@@ -535,19 +543,22 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Export in progress", "Wait for the current export to finish.")
             return False
         self._export_result = None
+        self._export_outcome = outcome = ExportOutcome()
         text = f"Writing {request.path.name}…"
         if self.session.running:
             self.status.say(text)  # the progress bar belongs to the run
         else:
             self.status.busy(text)
-        self._export_job.start(lambda cancel: run_export(source, request, cancel))
+        self._export_job.start(lambda cancel: run_export(source, request, cancel, outcome))
         return True
 
     def _on_export_item(self, obj: object) -> None:
         self._export_result = obj
 
     def _on_export_ended(self, status: str, message: str) -> None:
-        result = self._export_result
+        result = self._export_result or self._export_outcome.written  # written even if the end says cancelled
+        if status == CANCELLED and result is not None:
+            status = FINISHED
         if status == FINISHED and isinstance(result, ExportSummary):
             text = (f"Wrote {result.path.name}: {result.frames} frames, {result.bytes / 1e6:.2f} MB, "
                     f"{result.seconds:.1f} s per play.")
