@@ -23,14 +23,15 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from diffusion_studio.app.elided_label import ElidedLabel
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, Schedule, make_schedule
 from diffusion_studio.core.steps import Spacing, Variance
@@ -40,6 +41,7 @@ from diffusion_studio.runs import RunRequest
 
 SOURCES = ("own", "sample", "noise")
 SEED_MAX = 2**31 - 1
+MIN_COMBO_CHARS = 8
 
 
 def _form(title: str) -> tuple[QGroupBox, QFormLayout]:
@@ -75,7 +77,8 @@ class ControlsPanel(QWidget):
     def _build(self) -> None:
         src_box, src = _form("Start from")
         self.own_radio = QRadioButton("Your image")
-        self.own_label = QLabel("none yet")
+        self.own_label = ElidedLabel("(none)")
+        self.own_label.setIndent(4)
         self.open_button = QToolButton()
         self.open_button.setText("Open…")
         self.sample_radio = QRadioButton("Sample")
@@ -88,8 +91,8 @@ class ControlsPanel(QWidget):
             self.source_group.addButton(radio, i)
         self.sample_radio.setChecked(True)
         own_row = QHBoxLayout()
-        own_row.addWidget(self.own_label, 1)
         own_row.addWidget(self.open_button)
+        own_row.addWidget(self.own_label, 1)  # elided with "…" (the whole name in its tooltip)
         src.addRow(self.own_radio, own_row)
         src.addRow(self.sample_radio, self.sample_combo)
         src.addRow(self.noise_radio, QLabel("x_T ~ N(0, I)"))
@@ -117,6 +120,8 @@ class ControlsPanel(QWidget):
         self.model_info_label = QLabel()
         self.model_info_label.setWordWrap(True)
         self.model_info_label.setObjectName("hint")
+        # a long path in the model's origin must not widen the dock: the label takes the width it is given
+        self.model_info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         model.addRow("Model", self.model)
         model.addRow(self.model_info_label)
         self.kind = QComboBox()
@@ -189,16 +194,14 @@ class ControlsPanel(QWidget):
                 item.item(2).setToolTip("No CUDA GPU was found on this computer")
         dev.addRow("Sample on", self.device)
 
-        self.run_button = QPushButton("Run  ▶")
-        self.run_button.setDefault(True)
-        self.run_button.setMinimumHeight(34)
-        self.run_button.setToolTip("Sample with these settings (Ctrl+R); a new run replaces the one in progress")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         for box in (src_box, model_box, samp_box, cond_box, dev_box):
             layout.addWidget(box)
-        layout.addWidget(self.run_button)
         layout.addStretch(1)
+        for combo in self.findChildren(QComboBox):  # long names (files, classes) must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(MIN_COMBO_CHARS)
 
     def _connect(self) -> None:
         for w in (self.kind, self.method, self.variance, self.spacing, self.class_combo, self.device):
@@ -216,7 +219,6 @@ class ControlsPanel(QWidget):
         self.size.editingFinished.connect(lambda: self.sizeChanged.emit(self.size.value()))
         self.dice.clicked.connect(self.roll_seed)
         self.open_button.clicked.connect(self.openRequested)
-        self.run_button.clicked.connect(self.runRequested)
 
     # ----------------------------------------------------------------------------------------------- reading
     def model_info(self) -> ModelInfo:
@@ -276,8 +278,7 @@ class ControlsPanel(QWidget):
     def set_own_image(self, name: str | None) -> None:
         """A picture of the person's own was loaded (or forgotten): select it as the start."""
         self._own_name = name
-        self.own_label.setText(name or "none yet")
-        self.own_label.setToolTip(name or "")
+        self.own_label.set_full_text(name or "(none)")
         self._update_enabled()
         if name:
             self._last_image_source = "own"  # the caller shows the picture; checking the radio only records it
@@ -392,6 +393,7 @@ class ControlsPanel(QWidget):
             self.model_info_label.setText(f"{info.origin}\nschedule: {sched.describe()}")
         else:
             self.model_info_label.setText(info.origin)
+        self.model_info_label.setToolTip(self.model_info_label.text())
         self.size.setEnabled(info.image_size is None)
         if info.image_size is not None:
             self.size.setToolTip(f"The {info.name} model makes {info.image_size}×{info.image_size} pictures only.")
