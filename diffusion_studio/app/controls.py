@@ -42,6 +42,7 @@ from diffusion_studio.runs import RunRequest
 SOURCES = ("own", "sample", "noise")
 SEED_MAX = 2**31 - 1
 MIN_COMBO_CHARS = 8
+UNCONDITIONAL = "(none: unconditional)"
 
 
 def _form(title: str) -> tuple[QGroupBox, QFormLayout]:
@@ -255,6 +256,23 @@ class ControlsPanel(QWidget):
             return [self._image_name, *(p.stem for p in self.samples)]
         return list(info.class_names)
 
+    def class_name(self) -> str | None:
+        """The chosen class by name (None: unconditional)."""
+        return None if self.class_combo.currentData() is None else self.class_combo.currentText()
+
+    def set_class_name(self, name: str | None) -> bool:
+        """Choose a class by name; False (and nothing changes) if this model has no such class."""
+        i = self._class_index(name)
+        if i >= 0:
+            self.class_combo.setCurrentIndex(i)
+        return i >= 0
+
+    def _class_index(self, name: str | None) -> int:
+        if name is None:
+            return 0
+        i = self.class_combo.findText(name)
+        return i if i > 0 else -1
+
     def request(self, image: np.ndarray | None) -> RunRequest:
         """Freeze the controls into a RunRequest (``image`` is the picture shown, used as the start)."""
         info = self.model_info()
@@ -275,14 +293,16 @@ class ControlsPanel(QWidget):
         )
 
     # ----------------------------------------------------------------------------------------------- writing
-    def set_own_image(self, name: str | None) -> None:
-        """A picture of the person's own was loaded (or forgotten): select it as the start."""
+    def set_own_image(self, name: str | None, select: bool = True) -> None:
+        """A picture of the person's own was loaded (or forgotten): select it as the start (unless ``select`` is
+        False: a reload at a new size leaves the chosen start, e.g. pure noise, as it is)."""
         self._own_name = name
         self.own_label.set_full_text(name or "(none)")
         self._update_enabled()
         if name:
             self._last_image_source = "own"  # the caller shows the picture; checking the radio only records it
-            self.own_radio.setChecked(True)
+            if select or self.source() != "noise":
+                self.own_radio.setChecked(True)
         elif self.own_radio.isChecked():
             self.sample_radio.setChecked(True)
         self._update_enabled()
@@ -312,7 +332,7 @@ class ControlsPanel(QWidget):
             "variance": self.variance.currentData(), "spacing": self.spacing.currentData(),
             "clip": self.clip.isChecked(), "seed": self.seed.value(), "guidance": self.guidance.value(),
             "classifier_scale": self.classifier_scale.value(), "strength": self.strength.value(),
-            "device": self.device.currentData(),
+            "device": self.device.currentData(), "class": self.class_name(),
         }
 
     def restore(self, state: dict) -> None:
@@ -342,6 +362,8 @@ class ControlsPanel(QWidget):
             self.clip.setChecked(state["clip"])
         if state.get("source") == "noise":
             self.noise_radio.setChecked(True)
+        if isinstance(state.get("class"), str):
+            self.set_class_name(state["class"])
         self._update_enabled()
 
     # ----------------------------------------------------------------------------------------------- reacting
@@ -370,14 +392,15 @@ class ControlsPanel(QWidget):
             self.sample_radio.setChecked(True)
 
     def _fill_classes(self) -> None:
-        previous = self.class_combo.currentData()
+        """List the model's classes, keeping the chosen one by name (never by index: digits "7" must not become
+        another model's seventh class); a name the new model lacks falls back to unconditional sampling."""
+        previous = self.class_name()
         blocked = self.class_combo.blockSignals(True)
         self.class_combo.clear()
-        self.class_combo.addItem("(none: unconditional)", None)
+        self.class_combo.addItem(UNCONDITIONAL, None)
         for i, name in enumerate(self.class_names()):
             self.class_combo.addItem(name, i)
-        i = self.class_combo.findData(previous)
-        self.class_combo.setCurrentIndex(max(i, 0))
+        self.class_combo.setCurrentIndex(max(self._class_index(previous), 0))
         self.class_combo.blockSignals(blocked)
         self._update_enabled()
 

@@ -41,6 +41,7 @@ from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
 from diffusion_studio.app.settings import Settings
+from diffusion_studio.app.shortcuts import install_playhead_keys
 from diffusion_studio.app.status_panel import StatusPanel
 from diffusion_studio.app.streaming import describe_device
 from diffusion_studio.app.worker import CANCELLED, FAILED, FINISHED, BackgroundJob
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self._secondary.timeout.connect(self._update_secondary)
         self._build_layout()
         self.menu_actions = build_menus(self)
+        self.playhead_keys = install_playhead_keys(self, self.player)
         self._connect()
         self.controls.restore(self.settings.controls())
         self.plot.restore_toggles(self.settings.get_json("plots/toggles"))
@@ -204,8 +206,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_image(path)
 
-    def open_image(self, path: str | Path) -> bool:
-        """Load a picture of one's own; a bad file shows a dialog and changes nothing. True if loaded."""
+    def open_image(self, path: str | Path, select: bool = True) -> bool:
+        """Load a picture of one's own; a bad file shows a dialog and changes nothing. True if loaded.
+
+        ``select`` makes it the start of the next run; a reload (a new picture size) keeps the choice made,
+        so "Pure noise" stays chosen."""
         path = Path(path)
         try:
             image = load_image(path, size=self.controls.size.value(), mode="fit", channels=3)
@@ -215,7 +220,7 @@ class MainWindow(QMainWindow):
         self.own_path = path
         self.settings.add_recent(path)
         self.settings.set_last_folder(path.parent)
-        self.controls.set_own_image(path.name)
+        self.controls.set_own_image(path.name, select=select)
         self._set_image(image, path.name)
         return True
 
@@ -224,7 +229,7 @@ class MainWindow(QMainWindow):
 
     def _load_chosen_image(self) -> None:
         if self.controls.image_source() == "own" and self.own_path is not None:
-            self.open_image(self.own_path)
+            self.open_image(self.own_path, select=False)
             return
         path = self.controls.sample_path()
         if path is None:
