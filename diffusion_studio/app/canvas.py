@@ -20,6 +20,7 @@ PANES = 3
 BACKGROUND = "#26282b"
 IMAGE_RANGE = (-1.0, 1.0)
 SPACING = 6
+HIGHLIGHT = "#f2b233"
 TITLE_HEIGHT = 26
 HINT = "Hover a picture to read its values · scroll to zoom, drag to pan (all three panes move together)"
 
@@ -135,11 +136,17 @@ class Canvas(QWidget):
         self.arrange(self.best_columns(self.width(), height))
 
     # ----------------------------------------------------------------------------------------------- content
-    def set_titles(self, titles: Sequence[str], names: Sequence[str] | None = None) -> None:
-        """Pane headings (rich text allowed); ``names`` are the short names used by the readout."""
+    def set_titles(self, titles: Sequence[str], names: Sequence[str] | None = None,
+                   tips: Sequence[str] | None = None) -> None:
+        """Pane headings (rich text allowed); ``names`` are the short names used by the readout; ``tips`` the
+        hover help of each pane (its title and its picture)."""
         for label, text in zip(self.titles, titles, strict=True):
             if label.text != text:  # re-laying out a label costs more than the check
                 label.setText(text)
+        for label, box, tip in zip(self.titles, self.boxes, tips or (), strict=False):
+            if label.toolTip() != tip:
+                label.setToolTip(tip)
+                box.setToolTip(tip)
         if names is not None:
             self._names = list(names)
 
@@ -189,6 +196,11 @@ class Canvas(QWidget):
                     box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         finally:
             self._syncing = False
+
+    def highlight(self, pane: int | None) -> None:
+        """Outline one pane (a formula term under the mouse belongs to it); None clears the outline."""
+        for i, box in enumerate(self.boxes):
+            box.setBorder(pg.mkPen(HIGHLIGHT, width=3) if i == pane else None)
 
     @property
     def paints(self) -> int:
