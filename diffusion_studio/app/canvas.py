@@ -16,6 +16,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from diffusion_studio.app.readout import RawSource
+
 PANES = 3
 BACKGROUND = "#26282b"
 IMAGE_RANGE = (-1.0, 1.0)
@@ -68,6 +70,8 @@ class Canvas(QWidget):
         self._names: list[str] = ["xₜ", "pred. x₀", "pred. ε"]
         self._shape: tuple[int, ...] | None = None
         self._syncing = False
+        self._hover: tuple[int, int] | None = None  # (row, col) of the pixel the readout describes
+        self._raw: RawSource | None = None
         self.columns = PANES
         for i in range(PANES):
             title = PaneTitle(" ", color="#e8e8e8", size="11pt")
@@ -163,6 +167,7 @@ class Canvas(QWidget):
             self._shape = shapes[0]
             self._rearrange()
             self.reset_zoom()
+        self._refresh_readout()
 
     def set_image(self, pane: int, image: np.ndarray | None) -> None:
         self._set(self.items[pane], image)
@@ -230,14 +235,41 @@ class Canvas(QWidget):
             col, row = int(np.floor(p.x())), int(np.floor(p.y()))
             h, w = item.image.shape[:2]
             if 0 <= row < h and 0 <= col < w:
+                self._hover = (row, col)
                 return self.describe_pixel(row, col)
+        self._hover = None
         return ""
 
     def describe_pixel(self, row: int, col: int) -> str:
+        """The values at a pixel: raw ones where the view supplies them (:meth:`set_raw`), else read back from
+        the picture, where a value at the end of the display range is shown as a bound (≥ +1.00)."""
         parts = [f"pixel ({col}, {row})"]
-        for name, item, (lo, hi) in zip(self._names, self.items, self._ranges, strict=True):
+        raw = self._raw(row, col) if self._raw is not None else (None,) * PANES
+        for name, item, (lo, hi), exact in zip(self._names, self.items, self._ranges, raw, strict=True):
             if item.image is None or row >= item.image.shape[0] or col >= item.image.shape[1]:
                 continue
-            values = np.atleast_1d(item.image[row, col]).astype(np.float64) * ((hi - lo) / 255.0) + lo
-            parts.append(f"{name} = " + " ".join(f"{v:+.2f}" for v in values))
+            if exact is not None:
+                parts.append(f"{name} = " + " ".join(f"{v:+.2f}" for v in np.atleast_1d(exact)))
+                continue
+            codes = np.atleast_1d(item.image[row, col])
+            values = codes.astype(np.float64) * ((hi - lo) / 255.0) + lo
+            parts.append(f"{name} = " + " ".join(f"≤{lo:+.2f}" if c == 0 else f"≥{hi:+.2f}" if c == 255 else
+                                                  f"{v:+.2f}" for c, v in zip(codes, values, strict=True)))
         return "    ".join(parts)
+
+    def set_raw(self, source: RawSource | None) -> None:
+        """Where the readout gets unclipped values, per pane (None: read them back from the pictures)."""
+        self._raw = source
+        self._refresh_readout()
+
+    def _refresh_readout(self) -> None:
+        """Keep the readout on the pixel last hovered as the pictures change (playhead, new picture, view)."""
+        if self._hover is None:
+            return
+        row, col = self._hover
+        shape = next((item.image.shape for item in self.items if item.image is not None), None)
+        if shape is None or row >= shape[0] or col >= shape[1]:
+            self._hover = None
+            self.readout.setText(HINT)
+            return
+        self.readout.setText(self.describe_pixel(row, col))

@@ -38,6 +38,7 @@ from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
 from diffusion_studio.app.maths_panel import MathsPanel, MathsState
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
+from diffusion_studio.app.readout import forward_readout
 from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
@@ -358,6 +359,7 @@ class MainWindow(QMainWindow):
                                 f"{EPS} " + MUTED.format("the fixed noise")],
                                ["xₜ", "chain xₜ" if self._chain is not None else "x₀", "ε"], PANE_TIPS[FORWARD])
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
+        self.canvas.set_raw(forward_readout(f, t, middle_is_x0=self._chain is None))
         self.canvas.set_images([f.x_t(t), middle, f.eps_uint8])
         abar = 1.0 if t < 0 else float(f.schedule.alpha_bars[t])
         where = "x₀ (clean)" if t < 0 else f"t = {t}"
@@ -378,6 +380,7 @@ class MainWindow(QMainWindow):
         info, latest = self.session.info, self.session.latest
         frame = latest if latest is not None and latest.t == t else self.session.store.at(t)
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
+        self.canvas.set_raw(None)  # a run records pictures only: the readout marks values at the display bounds
         if frame is None:
             hint = "press Run to sample" if info is None else "waiting for the first step…"
             self.canvas.set_titles([f"{X_T} " + MUTED.format(hint), f"{X0_HAT} " + MUTED.format("model's guess"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QPointF, Qt, QUrl
 
 from diffusion_studio.app.help_texts import FIRST_LAUNCH, TERMS, start_note
 from diffusion_studio.app.maths_panel import link_terms
@@ -145,3 +145,39 @@ def test_maths_follows_the_step_on_screen_during_a_run(make_window, qtbot):
         w.player.timeline.set_t(t, emit=True)
         qtbot.waitUntil(lambda t=t: w.maths.state is not None and w.maths.state.t == t, timeout=2000)
         assert f"Reverse step t = {t}" in w.maths.text()
+
+
+def _hover(w, qtbot, row: int, col: int) -> None:
+    """Move the mouse over a pixel of the left pane, as the scene reports it (once the panes are laid out)."""
+    box = w.canvas.boxes[0]
+    qtbot.waitUntil(lambda: box.viewRange()[0][1] > col + 1, timeout=2000)
+    w.canvas._on_mouse_moved(box.mapViewToScene(QPointF(col + 0.5, row + 0.5)))
+
+
+def test_the_readout_follows_the_playhead_and_shows_raw_values(make_window, qtbot):
+    w = make_window()
+    _hover(w, qtbot, 4, 6)
+    assert w.canvas.readout.text().startswith("pixel (6, 4)")
+    t = w.player.timeline.t_max
+    w.player.timeline.set_t(t, emit=True)  # keys or playback: the mouse has not moved
+    f = w.forward
+    x0 = f.image[4, 6] / 127.5 - 1
+    raw = f.schedule.sqrt_alpha_bars[t] * x0 + f.schedule.sqrt_one_minus_alpha_bars[t] * f.eps[4, 6]
+    text = w.canvas.readout.text()
+    assert "xₜ = " + " ".join(f"{v:+.2f}" for v in raw) in text  # unclipped: agrees with ε
+    assert "ε = " + " ".join(f"{v:+.2f}" for v in f.eps[4, 6]) in text
+
+
+def test_the_readout_follows_the_view_and_marks_clipped_picture_values(make_window, qtbot):
+    w = make_window()
+    with qtbot.waitSignal(w.runEnded, timeout=20000):
+        w.start_run()
+    _hover(w, qtbot, 2, 3)
+    first = w.session.store.frames[0]
+    w.player.timeline.set_t(first.t, emit=True)
+    text = w.canvas.readout.text()
+    code = first.x_t[2, 3, 0]
+    shown = "≤-1.00" if code == 0 else "≥+1.00" if code == 255 else f"{code / 127.5 - 1:+.2f}"
+    assert text.startswith("pixel (3, 2)") and f"xₜ = {shown}" in text
+    w.set_view("forward")
+    assert w.canvas.readout.text() == w.canvas.describe_pixel(2, 3)
