@@ -32,7 +32,16 @@ from diffusion_studio.app.about import AboutDialog, ExplainDialog
 from diffusion_studio.app.canvas import IMAGE_RANGE, Canvas
 from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
-from diffusion_studio.app.exporting import ExportRequest, ExportSource, forward_source, reverse_source, run_export
+from diffusion_studio.app.exporting import (
+    ExportRequest,
+    ExportSource,
+    default_export_path,
+    file_stem,
+    forward_source,
+    reverse_source,
+    run_export,
+    run_note,
+)
 from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
 from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
 from diffusion_studio.app.maths_panel import MathsPanel, MathsState
@@ -402,13 +411,10 @@ class MainWindow(QMainWindow):
         t = min(self.player.timeline.t, self._view_schedule().T - 1)
         info = self.session.info
         if self.view == REVERSE and info is not None:
-            p, g = info.plan, info.plan.guidance
-            names = self.controls.class_names() if info.model == self.controls.model_info().name else ()
-            label = g.label
-            name = None if label is None else (names[label] if 0 <= label < len(names) else str(label))
+            p = info.plan
+            _, name, cfg, classifier, *_ = self._run_names(info)
             state = MathsState(info.schedule, t, info.t_prevs.get(t, t - 1), p.sampler, p.eta, p.variance,
-                               p.clip_x0, reverse=True, class_name=name, cfg_scale=g.cfg_scale,
-                               classifier_scale=g.classifier_scale if g.classifier is not None else 0.0)
+                               p.clip_x0, reverse=True, class_name=name, cfg_scale=cfg, classifier_scale=classifier)
         else:
             s, c = self.controls.sampler_settings(), self.controls
             name = c.class_name() if c.class_combo.isEnabled() else None
@@ -560,20 +566,36 @@ class MainWindow(QMainWindow):
     def export_source(self) -> ExportSource | None:
         """The frames of the view on screen, or None when there is nothing to export."""
         if self.view == REVERSE:
-            frames = self.session.store.frames
-            return reverse_source(frames) if frames else None
+            frames, info = self.session.store.frames, self.session.info
+            if not frames or info is None:
+                return None
+            return reverse_source(frames, info.schedule, run_note(*self._run_names(info)))
         f = self.forward
-        return None if f is None else forward_source(f.image, f.schedule, f.seed)
+        note = f"{self.image_name} · {f.schedule.describe()} · noise seed {f.seed}" if f is not None else ""
+        return None if f is None else forward_source(f.image, f.schedule, f.seed, note)
+
+    def _run_names(self, info) -> tuple:
+        """(model, class name, cfg scale, classifier scale, sampler, steps, seed, eta) of the run on screen."""
+        p, g = info.plan, info.plan.guidance
+        names = self.controls.class_names() if info.model == self.controls.model_info().name else ()
+        label = g.label
+        name = None if label is None else (names[label] if 0 <= label < len(names) else str(label))
+        return (info.model, name, g.cfg_scale, g.classifier_scale if g.classifier is not None else 0.0,
+                p.sampler, info.steps, p.seed, p.eta)
 
     def open_export_dialog(self, mode: str = "gif") -> ExportDialog | None:
         source = self.export_source()
         if source is None:
             QMessageBox.information(self, "Nothing to export", "Run the sampler first: there are no frames yet.")
             return None
-        stem = Path(self.image_name or "diffusion").stem
-        name = f"{stem}-{self.view}.{'gif' if mode == 'gif' else 'png'}"
-        folder = self.settings.get_json("export/last").get("folder") or self.settings.last_folder()
-        dialog = ExportDialog(source, mode, Path(folder) / name, self.player.timeline.t, self)
+        if self.view == REVERSE:
+            model, name, _, _, sampler, steps, seed, _ = self._run_names(self.session.info)
+            stem = file_stem(model, name, f"{sampler}{steps}", f"seed{seed}")
+        else:
+            stem = file_stem(Path(self.image_name or "picture").stem, "forward")
+        path = default_export_path(self.settings.get_json("export/last").get("folder"), stem,
+                                   ".gif" if mode == "gif" else ".png")
+        dialog = ExportDialog(source, mode, path, self.player.timeline.t, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.start_export(source, dialog.request())
         return dialog
