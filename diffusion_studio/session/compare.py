@@ -179,20 +179,33 @@ def default_match(prepared: Sequence[PreparedRun]) -> str:
     return "t" if all(p.schedule.same_as(first) for p in prepared[1:]) else "logsnr"
 
 
+Progress = Callable[[int, int, str], tuple[Callable[[RecordedStep], None] | None, Callable[[], None]]]
+"""(run number, its steps, its label) -> (a per-step callback, a closer): how a caller shows progress."""
+
+
+def record_runs(items: Sequence[tuple[PreparedRun, str, RunRequest | None]], cancel: CancelToken | None = None,
+                progress: Progress | None = None) -> list[Run]:
+    """Record one :class:`Run` per (prepared, label, request), in order; stops early once ``cancel`` is set."""
+    runs = []
+    for i, (p, label, req) in enumerate(items):
+        if cancel is not None and cancel.cancelled:
+            break
+        on_step, close = progress(i, len(p.timesteps), label) if progress else (None, lambda: None)
+        try:
+            runs.append(Run.start(p, label, req, cancel, on_step))
+        finally:
+            close()
+    return runs
+
+
 def compare(base: RunRequest, variants: Sequence[Variant], match: str | None = None, reference: int = 0,
-            cancel: CancelToken | None = None, on_run: Callable[[int, Run], None] | None = None,
+            cancel: CancelToken | None = None, progress: Progress | None = None,
             prepare: Callable[[RunRequest], PreparedRun] = prepare_run) -> RunGroup:
     """Run every variant of ``base`` from the same start noise (see the module notes); stops early on cancel."""
     requests = [v.apply(base) for v in variants]
     prepared = prepare_all(requests, prepare)
-    runs = []
-    for i, (req, p, v) in enumerate(zip(requests, prepared, variants, strict=True)):
-        if cancel is not None and cancel.cancelled:
-            break
-        run = Run.start(p, v.label, req, cancel)
-        runs.append(run)
-        if on_run is not None:
-            on_run(i, run)
+    items = [(p, v.label, r) for p, v, r in zip(prepared, variants, requests, strict=True)]
+    runs = record_runs(items, cancel, progress)
     return RunGroup(runs, match or default_match(prepared), min(reference, max(len(runs) - 1, 0)))
 
 

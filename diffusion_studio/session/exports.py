@@ -60,26 +60,31 @@ def caption(t: int) -> str:
     return "finished picture" if t == FINAL_T else f"t = {t}"
 
 
-def _cells(group: RunGroup, t: int, spec: GroupExport) -> list[tuple[list[np.ndarray], str]]:
+Cell = tuple[list[np.ndarray], str, int]  # panels, label, the t the pictures are from
+
+
+def _cells(group: RunGroup, t: int, spec: GroupExport) -> list[Cell]:
     frames = group.frames_at(t)
     ref = frames[group.reference]
     cells = []
     for run, frame in zip(group.runs, frames, strict=True):
         if frame is None:
             raise OptionError(f"The run '{run.label}' has no recorded steps to export.")
-        cells.append((run_panels(frame, ref, spec.panels), run.label))
+        cells.append((run_panels(frame, ref, spec.panels), run.label, frame.t))
     for name, make in spec.extras:  # one picture, padded with blank panels to the runs' panel count
         picture = make(t)
         blank = np.full_like(picture, 255)
-        cells.append(([picture] + [blank] * (len(spec.panels) - 1), name))
+        cells.append(([picture] + [blank] * (len(spec.panels) - 1), name, t))
     return cells
 
 
-def _grid(cells: list[tuple[list[np.ndarray], str]], scale: int, columns: int | None) -> np.ndarray:
-    """Cells composed with their labels under them (io.layout), laid out in rows of ``columns``."""
-    labels = [name for _, name in cells]
-    layout = make_layout([tuple(p) for p, _ in cells], labels, scale)
-    images = [np.asarray(compose(tuple(p), name, layout)) for p, name in cells]
+def _labels(cells: list[Cell], t: int) -> list[str]:
+    """A run whose nearest step is not at the playhead's t says which t it shows."""
+    return [name if shown == t else f"{name} ({caption(shown)})" for _, name, shown in cells]
+
+
+def _grid(images: list[np.ndarray], columns: int | None) -> np.ndarray:
+    """Equal-sized cell pictures laid out in rows of ``columns`` with io.layout's gap and background."""
     cols = min(len(images), columns or len(images))
     rows = math.ceil(len(images) / cols)
     h, w = images[0].shape[:2]
@@ -91,10 +96,22 @@ def _grid(cells: list[tuple[list[np.ndarray], str]], scale: int, columns: int | 
     return out
 
 
+def group_frames(group: RunGroup, ts: Sequence[int], spec: GroupExport) -> list[np.ndarray]:
+    """One picture per playhead position: every run's panels, labelled by run (one layout for all, so every
+    picture has the same size)."""
+    spec.check()
+    per_t = [(_cells(group, t, spec), t) for t in ts]
+    cells = [cell for row, _ in per_t for cell in row]
+    labels = [label for row, t in per_t for label in _labels(row, t)]
+    layout = make_layout([tuple(p) for p, _, _ in cells], labels, spec.scale)
+    images = [np.asarray(compose(tuple(p), label, layout)) for (p, _, _), label in zip(cells, labels, strict=True)]
+    n = len(images) // max(len(ts), 1)
+    return [_grid(images[k * n:(k + 1) * n], spec.columns) for k in range(len(ts))]
+
+
 def group_frame(group: RunGroup, t: int, spec: GroupExport) -> np.ndarray:
     """One picture of every run at playhead position ``t``, labelled by run."""
-    spec.check()
-    return _grid(_cells(group, t, spec), spec.scale, spec.columns)
+    return group_frames(group, [t], spec)[0]
 
 
 def positions(group: RunGroup, count: int) -> list[int]:
@@ -107,7 +124,7 @@ def export_group_gif(path: str | os.PathLike[str], group: RunGroup, spec: GroupE
                      options: GifOptions | None = None) -> ExportSummary:
     """The group as one animated GIF: every run side by side (or in a grid), one playhead, labelled."""
     ts = positions(group, frame_count)
-    frames = [group_frame(group, t, spec) for t in ts]
+    frames = group_frames(group, ts, spec)
     base = options or GifOptions()
     opts = GifOptions(fps=base.fps, scale=1, loop=base.loop, hold_last_ms=base.hold_last_ms, label=True)
     return export_gif(path, frames, [caption(t) for t in ts], opts)
@@ -122,9 +139,9 @@ def export_group_png(path: str | os.PathLike[str], group: RunGroup, spec: GroupE
     ts = [FINAL_T] if rows <= 1 else positions(group, rows)
     frames, labels = [], []
     for t in ts:
-        for panels, name in _cells(group, t, spec):
+        for panels, name, shown in _cells(group, t, spec):
             frames.append(tuple(panels))
-            labels.append(name if rows <= 1 else f"{name}, {caption(t)}")
+            labels.append(name if rows <= 1 else f"{name}, {caption(shown)}")
     per_row = len(group.runs) + len(spec.extras)
     columns = (spec.columns or per_row) if rows <= 1 else per_row
     return export_contact_sheet(path, frames, labels, columns=columns, scale=spec.scale)
