@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from diffusion_studio.commands import sample_more
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.steps import Spacing, Variance
 from diffusion_studio.runs import RunRequest, prepare_run
@@ -95,6 +96,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--hold", type=int, default=1500, help="extra milliseconds on the last GIF frame")
     o.add_argument("--no-label", action="store_true", help="no 't = ...' caption on frames")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+    sample_more.add_arguments(p)  # --seeds, --branch-at/--branches, --filmstrip (session layer)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         plan=plan,
         device=args.device,
     )
+    if sample_more.wanted(args):
+        return sample_more.run(args, request)
     prepared = prepare_run(request)
     panels = tuple(p.strip() for p in args.panels.split(",") if p.strip())
     recording = record_run(prepared, panels, frame_count=max(args.frames, 2), quiet=args.quiet)
