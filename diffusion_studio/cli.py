@@ -21,6 +21,7 @@ COMMANDS = {
     "sample": ("diffusion_studio.commands.sample", "denoise from noise or from your image, export GIF/PNG"),
     "models": ("diffusion_studio.commands.models", "list the available models"),
     "train": ("diffusion_studio.training.command", "train a diffusion model (DDPM Algorithm 1)"),
+    "convert-weights": ("diffusion_studio.commands.convert_weights", "turn a diffusers folder's .bin into safetensors"),
 }
 
 
