@@ -16,10 +16,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from diffusion_studio.app.readout import RawSource
+
 PANES = 3
 BACKGROUND = "#26282b"
 IMAGE_RANGE = (-1.0, 1.0)
 SPACING = 6
+HIGHLIGHT = "#f2b233"
 TITLE_HEIGHT = 26
 HINT = "Hover a picture to read its values · scroll to zoom, drag to pan (all three panes move together)"
 
@@ -67,6 +70,8 @@ class Canvas(QWidget):
         self._names: list[str] = ["xₜ", "pred. x₀", "pred. ε"]
         self._shape: tuple[int, ...] | None = None
         self._syncing = False
+        self._hover: tuple[int, int] | None = None  # (row, col) of the pixel the readout describes
+        self._raw: RawSource | None = None
         self.columns = PANES
         for i in range(PANES):
             title = PaneTitle(" ", color="#e8e8e8", size="11pt")
@@ -135,11 +140,17 @@ class Canvas(QWidget):
         self.arrange(self.best_columns(self.width(), height))
 
     # ----------------------------------------------------------------------------------------------- content
-    def set_titles(self, titles: Sequence[str], names: Sequence[str] | None = None) -> None:
-        """Pane headings (rich text allowed); ``names`` are the short names used by the readout."""
+    def set_titles(self, titles: Sequence[str], names: Sequence[str] | None = None,
+                   tips: Sequence[str] | None = None) -> None:
+        """Pane headings (rich text allowed); ``names`` are the short names used by the readout; ``tips`` the
+        hover help of each pane (its title and its picture)."""
         for label, text in zip(self.titles, titles, strict=True):
             if label.text != text:  # re-laying out a label costs more than the check
                 label.setText(text)
+        for label, box, tip in zip(self.titles, self.boxes, tips or (), strict=False):
+            if label.toolTip() != tip:
+                label.setToolTip(tip)
+                box.setToolTip(tip)
         if names is not None:
             self._names = list(names)
 
@@ -156,6 +167,7 @@ class Canvas(QWidget):
             self._shape = shapes[0]
             self._rearrange()
             self.reset_zoom()
+        self._refresh_readout()
 
     def set_image(self, pane: int, image: np.ndarray | None) -> None:
         self._set(self.items[pane], image)
@@ -190,6 +202,11 @@ class Canvas(QWidget):
         finally:
             self._syncing = False
 
+    def highlight(self, pane: int | None) -> None:
+        """Outline one pane (a formula term under the mouse belongs to it); None clears the outline."""
+        for i, box in enumerate(self.boxes):
+            box.setBorder(pg.mkPen(HIGHLIGHT, width=3) if i == pane else None)
+
     @property
     def paints(self) -> int:
         return sum(item.paints for item in self.items)
@@ -218,14 +235,41 @@ class Canvas(QWidget):
             col, row = int(np.floor(p.x())), int(np.floor(p.y()))
             h, w = item.image.shape[:2]
             if 0 <= row < h and 0 <= col < w:
+                self._hover = (row, col)
                 return self.describe_pixel(row, col)
+        self._hover = None
         return ""
 
     def describe_pixel(self, row: int, col: int) -> str:
+        """The values at a pixel: raw ones where the view supplies them (:meth:`set_raw`), else read back from
+        the picture, where a value at the end of the display range is shown as a bound (≥ +1.00)."""
         parts = [f"pixel ({col}, {row})"]
-        for name, item, (lo, hi) in zip(self._names, self.items, self._ranges, strict=True):
+        raw = self._raw(row, col) if self._raw is not None else (None,) * PANES
+        for name, item, (lo, hi), exact in zip(self._names, self.items, self._ranges, raw, strict=True):
             if item.image is None or row >= item.image.shape[0] or col >= item.image.shape[1]:
                 continue
-            values = np.atleast_1d(item.image[row, col]).astype(np.float64) * ((hi - lo) / 255.0) + lo
-            parts.append(f"{name} = " + " ".join(f"{v:+.2f}" for v in values))
+            if exact is not None:
+                parts.append(f"{name} = " + " ".join(f"{v:+.2f}" for v in np.atleast_1d(exact)))
+                continue
+            codes = np.atleast_1d(item.image[row, col])
+            values = codes.astype(np.float64) * ((hi - lo) / 255.0) + lo
+            parts.append(f"{name} = " + " ".join(f"≤{lo:+.2f}" if c == 0 else f"≥{hi:+.2f}" if c == 255 else
+                                                  f"{v:+.2f}" for c, v in zip(codes, values, strict=True)))
         return "    ".join(parts)
+
+    def set_raw(self, source: RawSource | None) -> None:
+        """Where the readout gets unclipped values, per pane (None: read them back from the pictures)."""
+        self._raw = source
+        self._refresh_readout()
+
+    def _refresh_readout(self) -> None:
+        """Keep the readout on the pixel last hovered as the pictures change (playhead, new picture, view)."""
+        if self._hover is None:
+            return
+        row, col = self._hover
+        shape = next((item.image.shape for item in self.items if item.image is not None), None)
+        if shape is None or row >= shape[0] or col >= shape[1]:
+            self._hover = None
+            self.readout.setText(HINT)
+            return
+        self.readout.setText(self.describe_pixel(row, col))

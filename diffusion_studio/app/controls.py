@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from diffusion_studio.app.elided_label import ElidedLabel
+from diffusion_studio.app.help_texts import model_note, start_note
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, Schedule, make_schedule
 from diffusion_studio.core.steps import Spacing, Variance
@@ -43,6 +44,8 @@ SOURCES = ("own", "sample", "noise")
 SEED_MAX = 2**31 - 1
 MIN_COMBO_CHARS = 8
 UNCONDITIONAL = "(none: unconditional)"
+NOTE_STYLE = ("QLabel#note { background: #fff6dc; color: #4a3800; border: 1px solid #e3c77a; border-radius: 4px; "
+              "padding: 4px; }")
 
 
 def _form(title: str) -> tuple[QGroupBox, QFormLayout]:
@@ -51,6 +54,24 @@ def _form(title: str) -> tuple[QGroupBox, QFormLayout]:
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     form.setContentsMargins(8, 6, 8, 6)
     return box, form
+
+
+def _note_label() -> QLabel:
+    """A word-wrapped note in a soft box, hidden while it has nothing to say."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setObjectName("note")
+    label.setStyleSheet(NOTE_STYLE)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.hide()
+    return label
+
+
+def _say(label: QLabel, html: str) -> None:
+    if label.text() != html:
+        label.setText(html)
+    label.setVisible(bool(html))
 
 
 class ControlsPanel(QWidget):
@@ -70,6 +91,7 @@ class ControlsPanel(QWidget):
         self._image_name = "your image"
         self._own_name: str | None = None
         self._last_image_source = "sample"
+        self._image_shape: tuple[int, ...] | None = None
         self._build()
         self._connect()
         self._fill_classes()
@@ -113,6 +135,8 @@ class ControlsPanel(QWidget):
         strength_row.addWidget(self.strength, 1)
         strength_row.addWidget(self.strength_t0)
         src.addRow("SDEdit strength", strength_row)
+        self.start_note = _note_label()
+        src.addRow(self.start_note)
 
         model_box, model = _form("Model")
         self.model = QComboBox()
@@ -125,6 +149,8 @@ class ControlsPanel(QWidget):
         self.model_info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         model.addRow("Model", self.model)
         model.addRow(self.model_info_label)
+        self.model_note = _note_label()
+        model.addRow(self.model_note)
         self.kind = QComboBox()
         self.kind.addItems(SCHEDULE_NAMES)
         self.T = QSpinBox()  # noqa: N815 - the paper's name
@@ -317,6 +343,11 @@ class ControlsPanel(QWidget):
         self.sample_radio.setChecked(True)
         self.imageChoiceChanged.emit()
 
+    def set_image_shape(self, shape: tuple[int, ...]) -> None:
+        """The shape of the picture shown, (H, W, C): what a run would start from."""
+        self._image_shape = tuple(shape)
+        self._update_enabled()
+
     def set_image_name(self, name: str) -> None:
         self._image_name = name
         self._fill_classes()
@@ -443,5 +474,11 @@ class ControlsPanel(QWidget):
         self.strength.setEnabled(from_image)
         self.strength.setToolTip("How far to noise the picture before denoising it back (t0 = strength·(T−1))"
                                  if from_image else "SDEdit needs a picture to start from, not pure noise.")
-        t0 = round(self.strength.value() * (self.schedule().T - 1))
+        t0 = self.start_t()
         self.strength_t0.setText(f"t0 = {t0}" if from_image else "")
+        _say(self.model_note, model_note(info))
+        _say(self.start_note, start_note(info, self.source(), self._image_shape, t0))
+
+    def start_t(self) -> int:
+        """SDEdit's start t0 = strength·(T−1) (used when starting from a picture)."""
+        return round(self.strength.value() * (self.schedule().T - 1))

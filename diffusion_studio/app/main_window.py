@@ -34,9 +34,11 @@ from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
 from diffusion_studio.app.exporting import ExportRequest, ExportSource, forward_source, reverse_source, run_export
 from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
+from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
 from diffusion_studio.app.maths_panel import MathsPanel, MathsState
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
+from diffusion_studio.app.readout import forward_readout
 from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
@@ -54,7 +56,11 @@ from diffusion_studio.paths import icon_path, sample_images
 from diffusion_studio.runs import PreparedRun, RunRequest, prepare_run
 
 FORWARD, REVERSE = "forward", "reverse"
-SLOW_UPDATE_S = 0.1  # during a run: plot cursor, maths and progress numbers refresh at most this often
+SLOW_UPDATE_S = 0.1  # during a run: the progress numbers refresh at most this often
+# during a run the plot cursor and maths wait this many times their own cost between updates: the rich text is
+# laid out again at paint time (about three times the cost of setting it), so they take at most ~25 % of the GUI
+# thread; on an idle computer that is every refresh
+SECONDARY_SPACING = 12.0
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 X_T, X0, X0_HAT = "x<sub>t</sub>", "x<sub>0</sub>", "<i>x̂</i><sub>0</sub>"
 EPS, EPS_HAT = "ε", "ε̂<sub>θ</sub>"
@@ -105,6 +111,7 @@ class MainWindow(QMainWindow):
         self._export_job = BackgroundJob("export", self)
         self._export_result: object = None
         self._last_slow_update = 0.0
+        self._last_secondary, self._secondary_cost = 0.0, 0.0
         self._secondary = QTimer(self)
         self._secondary.setSingleShot(True)
         self._secondary.setInterval(0)
@@ -113,7 +120,9 @@ class MainWindow(QMainWindow):
         self.menu_actions = build_menus(self)
         self.playhead_keys = install_playhead_keys(self, self.player)
         self._connect()
-        self.controls.restore(self.settings.controls())
+        saved = self.settings.controls()
+        self.first_launch = not saved
+        self.controls.restore(saved or FIRST_LAUNCH)
         self.plot.restore_toggles(self.settings.get_json("plots/toggles"))
         if not self.settings.restore_window(self):
             self.setGeometry(self.screen().availableGeometry())  # first launch: the whole screen it was given
@@ -181,6 +190,8 @@ class MainWindow(QMainWindow):
         self.plot.cursorMoved.connect(self._on_plot_cursor)
         self.controls.scheduleChanged.connect(self._on_schedule_changed)
         self.controls.changed.connect(self._update_maths)
+        self.controls.changed.connect(self._update_start_mark)
+        self.maths.termHovered.connect(self._on_term_hovered)
         self.controls.imageChoiceChanged.connect(self._load_chosen_image)
         self.controls.sizeChanged.connect(lambda _: self._load_chosen_image())
         self.controls.runRequested.connect(self.start_run)
@@ -246,6 +257,7 @@ class MainWindow(QMainWindow):
         self.forward = ForwardProcess(image, self.controls.schedule(), seed)
         self.image_name = name
         self.controls.set_image_name(Path(name).stem)
+        self.controls.set_image_shape(image.shape if image.ndim == 3 else (*image.shape, 1))
         self.setWindowTitle(name)  # Qt appends the application display name itself
         h, w = image.shape[:2]
         self.status.say(f"{name}: {w} × {h} px. Drag the playhead to add noise, or press Run to denoise.")
@@ -296,7 +308,17 @@ class MainWindow(QMainWindow):
         else:
             timeline.set_marks([], [])
         self.player.reverse_play = self.view == REVERSE
+        self._update_start_mark()
         timeline.set_t(self._t[self.view])
+
+    def _update_start_mark(self) -> None:
+        """Mark SDEdit's t0 on the timeline: where the next run starts (forward view) or this run started."""
+        info = self.session.info
+        if self.view == REVERSE:
+            t0 = info.timesteps[0] if info is not None and info.plan.strength is not None else None
+        else:
+            t0 = self.controls.start_t() if self.controls.source() != "noise" else None
+        self.player.timeline.set_start_mark(t0)
 
     def _on_position(self, t: int) -> None:
         self._t[self.view] = t
@@ -335,8 +357,9 @@ class MainWindow(QMainWindow):
             middle, middle_title = self._chain_frame(t)
         self.canvas.set_titles([f"{X_T} " + MUTED.format("closed form"), middle_title,
                                 f"{EPS} " + MUTED.format("the fixed noise")],
-                               ["xₜ", "chain xₜ" if self._chain is not None else "x₀", "ε"])
+                               ["xₜ", "chain xₜ" if self._chain is not None else "x₀", "ε"], PANE_TIPS[FORWARD])
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
+        self.canvas.set_raw(forward_readout(f, t, middle_is_x0=self._chain is None))
         self.canvas.set_images([f.x_t(t), middle, f.eps_uint8])
         abar = 1.0 if t < 0 else float(f.schedule.alpha_bars[t])
         where = "x₀ (clean)" if t < 0 else f"t = {t}"
@@ -357,10 +380,11 @@ class MainWindow(QMainWindow):
         info, latest = self.session.info, self.session.latest
         frame = latest if latest is not None and latest.t == t else self.session.store.at(t)
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
+        self.canvas.set_raw(None)  # a run records pictures only: the readout marks values at the display bounds
         if frame is None:
             hint = "press Run to sample" if info is None else "waiting for the first step…"
             self.canvas.set_titles([f"{X_T} " + MUTED.format(hint), f"{X0_HAT} " + MUTED.format("model's guess"),
-                                    f"{EPS_HAT} " + MUTED.format("predicted noise")])
+                                    f"{EPS_HAT} " + MUTED.format("predicted noise")], None, PANE_TIPS[REVERSE])
             self.canvas.set_images([None, None, None])
             self.player.set_where("no run yet" if info is None else "starting…")
             return
@@ -369,7 +393,7 @@ class MainWindow(QMainWindow):
             [f"{X0} " + MUTED.format("finished sample") if final else f"{X_T} " + MUTED.format("input of the step"),
              f"{X0_HAT} " + MUTED.format("last guess" if final else "model's guess of x₀"),
              f"{EPS_HAT} " + MUTED.format("of the last step" if final else "predicted noise")],
-            ["xₜ", "pred. x₀", "pred. ε"])
+            ["xₜ", "pred. x₀", "pred. ε"], PANE_TIPS[REVERSE])
         self.canvas.set_images([frame.x_t, frame.x0, frame.eps])
         where = "finished x₀" if final else f"step {frame.index + 1}/{frame.steps}   ·   t = {frame.t}"
         self.player.set_where(where)
@@ -378,14 +402,27 @@ class MainWindow(QMainWindow):
         t = min(self.player.timeline.t, self._view_schedule().T - 1)
         info = self.session.info
         if self.view == REVERSE and info is not None:
-            p = info.plan
+            p, g = info.plan, info.plan.guidance
+            names = self.controls.class_names() if info.model == self.controls.model_info().name else ()
+            label = g.label
+            name = None if label is None else (names[label] if 0 <= label < len(names) else str(label))
             state = MathsState(info.schedule, t, info.t_prevs.get(t, t - 1), p.sampler, p.eta, p.variance,
-                               p.clip_x0, reverse=True)
+                               p.clip_x0, reverse=True, class_name=name, cfg_scale=g.cfg_scale,
+                               classifier_scale=g.classifier_scale if g.classifier is not None else 0.0)
         else:
-            s = self.controls.sampler_settings()
+            s, c = self.controls.sampler_settings(), self.controls
+            name = c.class_name() if c.class_combo.isEnabled() else None
             state = MathsState(self._view_schedule(), t, t - 1, s["sampler"], s["eta"], s["variance"],
-                               s["clip_x0"], reverse=self.view == REVERSE)
+                               s["clip_x0"], reverse=self.view == REVERSE, class_name=name,
+                               cfg_scale=c.guidance.value() if name is not None else 1.0,
+                               classifier_scale=c.classifier_scale.value() if c.classifier_scale.isEnabled() else 0.0)
         self.maths.show_state(state)
+
+    def _on_term_hovered(self, key: str) -> None:
+        """Light up the curve or pane a formula term under the mouse stands for."""
+        target = TERMS[key][1] if key in TERMS else ""
+        self.canvas.highlight(int(target[5:]) if target.startswith("pane:") else None)
+        self.plot.highlight(target if target and not target.startswith("pane:") else None)
 
     def _on_schedule_changed(self) -> None:
         schedule = self.controls.schedule()
@@ -469,8 +506,8 @@ class MainWindow(QMainWindow):
     def _on_run_refreshed(self) -> None:
         """At most once per screen refresh during a run: new frames arrived since the last one.
 
-        The canvas and the timeline follow every refresh; the plot cursor, the maths text and the progress
-        numbers (each a relayout or a repaint of a larger area) follow at most ten times a second.
+        The canvas, the timeline, the plot cursor and the maths follow every refresh, so all show the same step;
+        the progress numbers follow at most ten times a second.
         """
         latest, store = self.session.latest, self.session.store
         now = time.perf_counter()
@@ -485,9 +522,14 @@ class MainWindow(QMainWindow):
             self.player.timeline.set_t(latest.t)
             self._t[REVERSE] = latest.t
             self._show_reverse(latest.t)
-            if slow:
+            # the cursor and the maths show the step on screen: at every refresh where they cost little, on a
+            # busy computer every few refreshes (their share of the GUI thread stays bounded), never 100 ms late
+            if now - self._last_secondary >= SECONDARY_SPACING * self._secondary_cost:
                 self.plot.set_t(latest.t)
                 self._update_maths()
+                done = time.perf_counter()
+                self._secondary_cost = 0.7 * self._secondary_cost + 0.3 * (done - now)
+                self._last_secondary = done
 
     def _on_run_notice(self, text: str) -> None:
         if self.session.info is not None:

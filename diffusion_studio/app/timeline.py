@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MARGIN = 16
 ACCENT = QColor("#3d8fe0")
+START_COLOUR = QColor("#e08a1e")
 
 
 class Timeline(QWidget):
@@ -40,6 +41,7 @@ class Timeline(QWidget):
         self._recorded_is_prefix = False
         self._strip_cache: tuple[tuple, QPixmap | None] = ((), None)
         self._given: tuple[Sequence[int] | None, Sequence[int] | None] = (None, None)
+        self.start_mark: int | None = None  # SDEdit's t0: where a run from a picture starts
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(2 * self.fontMetrics().height() + 30)
@@ -78,6 +80,12 @@ class Timeline(QWidget):
         self._recorded_is_prefix = bool(marks) and planned[first:] == marks
         self._span_cache = ((), [])
         self.update()
+
+    def set_start_mark(self, t0: int | None) -> None:
+        """Mark SDEdit's start t0 (None: no mark)."""
+        if t0 != self.start_mark:
+            self.start_mark = t0
+            self.update()
 
     @property
     def marks(self) -> list[int]:
@@ -186,7 +194,7 @@ class Timeline(QWidget):
         """Everything that changes only with the size, the range or the run's plan, drawn once into a pixmap."""
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, self.t_max, self._planned_key, self.palette().cacheKey(),
-               self.font().key())
+               self.font().key(), self.start_mark)
         if self._background_cache[0] == key:
             return self._background_cache[1]
         pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
@@ -207,6 +215,14 @@ class Timeline(QWidget):
         for left, right in self._spans(self._planned, track):
             p.fillRect(QRectF(left, track.top() + 2, right - left + 1, track.height() - 4), faint)
         self._paint_labels(p, track, pal.color(QPalette.ColorRole.WindowText))
+        if self.start_mark is not None and 0 <= self.start_mark <= self.t_max:
+            x = self.x_of(self.start_mark)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(START_COLOUR, 2))
+            p.drawLine(QPointF(x, track.top() - 6), QPointF(x, track.bottom()))
+            p.setBrush(START_COLOUR)
+            p.drawPolygon([QPointF(x - 5, track.top() - 11), QPointF(x + 5, track.top() - 11),
+                           QPointF(x, track.top() - 5)])
         p.end()
         self._background_cache = (key, pixmap)
         return pixmap
@@ -273,11 +289,19 @@ class Timeline(QWidget):
             if fits(rect):
                 placed.append((rect, label, False))
         top = track.top() - 7 - fm.ascent()
+        if self.start_mark is not None and 0 <= self.start_mark <= self.t_max:
+            text = f"t₀ = {self.start_mark}"
+            w = fm.horizontalAdvance(text)
+            rect = QRectF(self.x_of(self.start_mark) + 8, top, w, fm.height())
+            if rect.right() > self.width():
+                rect.moveRight(self.x_of(self.start_mark) - 8)
+            if fits(rect):
+                placed.append((rect, text, False))
         for left, right in (("← pure noise  (t = T−1)", "clean picture (t = −1) →"), ("← noise", "clean →")):
             lw, rw = fm.horizontalAdvance(left), fm.horizontalAdvance(right)
             lrect = QRectF(MARGIN, top, lw, fm.height())
             rrect = QRectF(self.width() - MARGIN - rw, top, rw, fm.height())
-            if lrect.right() + 12 < rrect.left():
+            if lrect.right() + 12 < rrect.left() and fits(lrect) and fits(rrect):
                 placed += [(lrect, left, True), (rrect, right, True)]
                 break
         return placed
