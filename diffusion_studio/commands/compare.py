@@ -19,6 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from diffusion_studio.commands import sample
 
     sample.add_arguments(p)
+    from diffusion_studio.commands import arguments
+    from diffusion_studio.session.exports import GROUP_PANELS
+
+    for action in p._actions:  # a comparison also draws the 'diff' panel
+        if action.dest == "panels":
+            action.type = arguments.choices_list(GROUP_PANELS)
+            action.help = f"panels, comma-separated from {','.join(GROUP_PANELS)} (default x_t)"
     c = p.add_argument_group("comparison")
     c.add_argument(
         "--vary", action="append", default=[], metavar="KEY=V1,V2",

@@ -77,7 +77,10 @@ def write_group(args: argparse.Namespace, group: RunGroup, spec: GroupExport, pn
 
 
 def panels_of(args: argparse.Namespace) -> tuple[str, ...]:
-    return tuple(p.strip() for p in args.panels.split(",") if p.strip())
+    """The --panels names (already a tuple when the option's type parsed them)."""
+    if isinstance(args.panels, str):
+        return tuple(p.strip() for p in args.panels.split(",") if p.strip())
+    return tuple(args.panels)
 
 
 def check_outputs(args: argparse.Namespace, names: tuple[str, ...]) -> None:
