@@ -3,12 +3,17 @@
 The worker thread adds every step to the :class:`FrameStore` itself (the step's tensors, no conversion: see
 :mod:`diffusion_studio.session.frames`); nothing crosses to the GUI thread per step. A 16 ms timer in the GUI thread
 emits ``refreshed`` when the store has grown since the last tick, and the window then converts and paints only the
-newest frame. So the GUI thread's work per refresh is the same whether one step or a hundred arrived, and the
-window repaints at the screen's rate however fast the sampler runs, never blocking it.
+newest frame. So the GUI thread's work per refresh is the same whether one step or a hundred arrived.
+
+A refresh (converting three pictures, repainting the canvas, timeline and labels) costs the GUI thread a few
+milliseconds of CPU, which on a busy machine comes out of the sampler's share of the cores. A :class:`RefreshPacer`
+therefore spends at most ``GUI_SHARE`` of one core on the GUI thread while a run streams: at most once per screen
+refresh when painting is cheap, less often when it is not (the newest step is always what is painted).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +34,34 @@ from diffusion_studio.session.frames import (
     stream_frames,
 )
 
-REFRESH_MS = 16
+REFRESH_MS = 16  # the fastest refresh: once per screen refresh at 60 Hz
+GUI_SHARE = 0.05  # while a run streams, the GUI thread uses at most this share of one core (measured CPU time)
+
+
+class RefreshPacer:
+    """A token bucket of GUI-thread CPU time: ``share`` of each wall-clock second, spent by whatever the thread did.
+
+    ``ready()`` is asked once per timer tick; it charges the CPU time the thread used since the last tick (the
+    previous refresh's painting included) and says whether there is credit left for another refresh. The credit is
+    capped, so a quiet spell does not buy a burst of refreshes later.
+    """
+
+    def __init__(self, share: float = GUI_SHARE, cap_s: float = 0.01,
+                 wall: Callable[[], float] = time.perf_counter, cpu: Callable[[], float] = time.thread_time) -> None:
+        self.share, self.cap_s, self._wall, self._cpu = share, cap_s, wall, cpu
+        self.restart()
+
+    def restart(self) -> None:
+        """Full credit from now on (call in the thread whose CPU time is paced)."""
+        self._credit = self.cap_s
+        self._last = (self._wall(), self._cpu())
+
+    def ready(self) -> bool:
+        wall, cpu = self._wall(), self._cpu()
+        last_wall, last_cpu = self._last
+        self._last = (wall, cpu)
+        self._credit = min(self._credit + self.share * (wall - last_wall) - (cpu - last_cpu), self.cap_s)
+        return self._credit >= 0
 
 
 @dataclass(frozen=True)
@@ -67,7 +99,8 @@ class RunSession(QObject):
         self._job.ended.connect(self._on_ended)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self._flush)
+        self._timer.timeout.connect(self._tick)
+        self.pacer = RefreshPacer()
 
     @property
     def running(self) -> bool:
@@ -87,6 +120,7 @@ class RunSession(QObject):
         store.reset(count_frames(prepared), frame_bytes(shape), raw_frame_bytes(shape, prepared.plan.batch))
         self._seen = 0
         self._job.start(lambda cancel: record(store, stream_frames(prepared, cancel)))
+        self.pacer.restart()
         self._timer.start()
         self.started.emit()
         return self.info
@@ -115,6 +149,10 @@ class RunSession(QObject):
             if obj.restart and self.info is not None:
                 self.info = RunInfo(**{**self.info.__dict__, "device": obj.device or self.info.device})
             self.noticed.emit(obj.text)
+
+    def _tick(self) -> None:
+        if self.pacer.ready():
+            self._flush()
 
     def _flush(self) -> None:
         received = self.store.received

@@ -4,14 +4,14 @@ A 1000-step run at 256x256 RGB takes about 590 MB as uint8 pictures (three panes
 tensors. When a run starts its store knows how many frames will come and how big they are, so it decides up front,
 within what its :class:`MemoryBudget` has left:
 
-1. *tensors*: keep each step's tensors as the sampler made them (no conversion while sampling; pictures are made
-   when painted or exported), when all of them fit;
+1. *tensors*: keep each step's float tensors, copied into one block asked for up front (:mod:`.arena`; no
+   conversion while sampling: pictures are made when painted or exported), when all of them fit;
 2. *pictures*: compact each frame to uint8 as it arrives (in the thread that adds it), when those fit;
 3. *a subset*: keep an evenly spaced subset of pictures, always with the first step and the finished image, and
    say so in a sentence (:meth:`FrameStore.note`; :meth:`MemoryBudget.notes` collects them for every store).
 
-One thread (the sampler's worker) may :meth:`~FrameStore.add` while another reads: every method takes the store's
-lock, and readers get lists that later additions do not change.
+One thread at a time (the sampler's worker) may :meth:`~FrameStore.add` while others read: every method takes the
+store's lock, and readers get lists that later additions do not change.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 
 from diffusion_studio.io.gif import select_indices
+from diffusion_studio.session.arena import StepArena
 from diffusion_studio.session.frames import Notice, StepFrames
 
 DEFAULT_BUDGET_BYTES = 768 * 2**20
@@ -92,6 +93,7 @@ class FrameStore:
         self._neg_ts: list[int] = []  # -t of each kept frame: ascending, for bisect
         self._keep: set[int] | None = None
         self._latest: StepFrames | None = None
+        self._arena = StepArena(0)
         self.mode = TENSORS
         self.expected = 0
         self.capacity = 0
@@ -113,6 +115,7 @@ class FrameStore:
             per_frame = max(bytes_per_frame, 1)
             self._frames, self._ts, self._neg_ts, self._ts_view = [], [], [], []
             self._latest, self.received, self.expected = None, 0, expected_frames
+            self._arena = StepArena(expected_frames, reuse=self._arena)  # the last run's block, if unshared now
             if raw_bytes_per_frame and expected_frames * raw_bytes_per_frame <= room:
                 self.mode, self.capacity, self._keep = TENSORS, expected_frames, None
                 want = expected_frames * raw_bytes_per_frame
@@ -131,6 +134,7 @@ class FrameStore:
         with self._lock:
             self._frames, self._ts, self._neg_ts, self._ts_view = [], [], [], []
             self._latest, self.received = None, 0
+            self._arena = StepArena(self.expected)  # frames still on screen keep the old block alive
 
     def clear(self) -> None:
         """Forget every frame and give the reservation back."""
@@ -141,8 +145,10 @@ class FrameStore:
         self.clear()
 
     def add(self, frame: StepFrames) -> bool:
-        """Offer the next frame (from any thread); True if kept. The newest one is ``latest`` either way."""
-        if self.mode != TENSORS:
+        """Offer the next frame (one thread at a time); True if kept. The newest one is ``latest`` either way."""
+        if self.mode == TENSORS:
+            frame = self._arena.put(frame)
+        else:
             if self._keep is not None and frame.index not in self._keep:
                 with self._lock:
                     self._latest, self.received = frame, self.received + 1

@@ -92,6 +92,13 @@ class StepFrames:
         p = self._panes[pane]
         return p if isinstance(p, torch.Tensor) else None
 
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """The three panes as tensors, or None unless every pane is one."""
+        p = self._panes
+        if isinstance(p[0], torch.Tensor) and isinstance(p[1], torch.Tensor) and isinstance(p[2], torch.Tensor):
+            return p  # type: ignore[return-value]
+        return None
+
     @property
     def x_t(self) -> np.ndarray:
         return self.picture(0)

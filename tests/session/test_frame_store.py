@@ -35,8 +35,14 @@ def test_tensors_are_kept_as_they_come_while_they_fit():
     store = FrameStore(10 * RAW)
     store.reset(10, PIC, RAW)
     assert store.mode == TENSORS
-    frame = _raw_frame(0, 9)
-    assert store.add(frame) and store[0] is frame and store[0].is_raw
+    frames = [_raw_frame(i, 9 - i) for i in range(3)]
+    assert all(store.add(f) for f in frames)
+    for kept, frame in zip(store.frames, frames, strict=True):
+        assert kept.is_raw and all(torch.equal(kept.tensor(j), frame.tensor(j)) for j in range(3))
+        assert all(np.array_equal(a, b) for a, b in zip(kept.pictures(), frame.pictures(), strict=True))
+    # copied into one block asked for up front: consecutive slots, not the sampler's own tensors
+    starts = [f.tensor(0).data_ptr() for f in store.frames]
+    assert starts[1] - starts[0] == starts[2] - starts[1] == RAW and store[0].tensor(0) is not frames[0].tensor(0)
 
 
 def test_pictures_when_tensors_do_not_fit():
