@@ -18,7 +18,7 @@ import numpy as np
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.errors import OptionError
 from diffusion_studio.session.request import PreparedRun, RunRequest, prepare_run
-from diffusion_studio.session.run import FINAL_T, RecordedStep, Run
+from diffusion_studio.session.run import FINAL_T, RUN_BUDGET_BYTES, RecordedStep, Run, share_budget
 
 MIN_RUNS, MAX_RUNS = 2, 4
 MATCHES = ("t", "logsnr")
@@ -184,15 +184,17 @@ Progress = Callable[[int, int, str], tuple[Callable[[RecordedStep], None] | None
 
 
 def record_runs(items: Sequence[tuple[PreparedRun, str, RunRequest | None]], cancel: CancelToken | None = None,
-                progress: Progress | None = None) -> list[Run]:
-    """Record one :class:`Run` per (prepared, label, request), in order; stops early once ``cancel`` is set."""
+                progress: Progress | None = None, budget: int = RUN_BUDGET_BYTES) -> list[Run]:
+    """Record one :class:`Run` per (prepared, label, request), in order, sharing ``budget`` bytes between them;
+    stops early once ``cancel`` is set."""
     runs = []
+    share = share_budget(len(items), budget)
     for i, (p, label, req) in enumerate(items):
         if cancel is not None and cancel.cancelled:
             break
         on_step, close = progress(i, len(p.timesteps), label) if progress else (None, lambda: None)
         try:
-            runs.append(Run.start(p, label, req, cancel, on_step))
+            runs.append(Run.start(p, label, req, cancel, on_step, share))
         finally:
             close()
     return runs
