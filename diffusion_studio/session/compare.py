@@ -62,14 +62,20 @@ VARY_KEYS = (*_PLAN, *_REQUEST)
 
 @dataclass(frozen=True)
 class Variant:
-    """One run's differences from the base request, as (key, value) pairs, and the label they make."""
+    """One run's differences from the base request, as (key, value) pairs, and the label they make.
+
+    ``named`` lists the keys that the label shows (those whose values differ between the runs; all by default).
+    """
 
     changes: tuple[tuple[str, object], ...]
+    named: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
         parts = []
         for key, value in self.changes:
+            if self.named is not None and key not in self.named:
+                continue
             name = _PLAN[key][1] if key in _PLAN else _REQUEST[key][2]
             parts.append(name(value))
         return ", ".join(parts) or "base"
@@ -103,7 +109,8 @@ def parse_vary(specs: Sequence[str]) -> list[Variant]:
     n = counts.pop()
     if not MIN_RUNS <= n <= MAX_RUNS:
         raise OptionError(f"A comparison holds {MIN_RUNS} to {MAX_RUNS} runs; --vary gives {n}.")
-    variants = [Variant(tuple((key, vals[i]) for key, vals in columns)) for i in range(n)]
+    named = tuple(key for key, vals in columns if len(set(vals)) > 1)
+    variants = [Variant(tuple((key, vals[i]) for key, vals in columns), named) for i in range(n)]
     if len({v.changes for v in variants}) != n:
         raise OptionError("Two runs of the comparison would be identical; vary something.")
     return variants

@@ -246,7 +246,9 @@ class Run:
         """
         if run.finished:
             raise ValueError("This run is finished; there is nothing to continue.")
-        if run._resume is None:
+        if run._resume is None and run.own_from > 0:
+            raise ValueError("A branch that stopped cannot be continued; branch again from the trunk.")
+        if run._resume is None:  # stopped before its first step
             return cls.start(run.prepared, run.label, run.request, cancel, on_step, run.budget)
         x_next, state = run._resume
         done = run.done
