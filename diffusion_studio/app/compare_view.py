@@ -8,6 +8,7 @@ playhead. The base settings are the main window's controls at the moment it was 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
@@ -142,8 +143,6 @@ class CompareWindow(QWidget):
         except StudioError as err:
             self.status.setText(str(err))
             return False
-        from dataclasses import replace
-
         self._match = "t"
         items = [(replace(base, plan=replace(base.plan, seed=s)), f"seed {s}", self.base) for s in seeds]
         self._start(items, columns=grid_columns(len(seeds)))

@@ -140,19 +140,19 @@ class RunGroup:
     def labels(self) -> list[str]:
         return [r.label for r in self.runs]
 
+    def finest(self) -> Run:
+        """The run with the most steps: its timesteps (and schedule) are the playhead's."""
+        return max(self.runs, key=lambda r: len(r.timesteps))
+
     def playhead(self) -> list[int]:
         """The playhead's positions: the timesteps of the finest run (t descending), then the finished picture."""
-        finest = max(self.runs, key=lambda r: len(r.timesteps))
-        return [*finest.timesteps, FINAL_T]
-
-    def _anchor(self) -> Run:
-        return max(self.runs, key=lambda r: len(r.timesteps))
+        return [*self.finest().timesteps, FINAL_T]
 
     def frames_at(self, t: int) -> list[RecordedStep | None]:
         """Each run's frame at playhead position ``t`` (nearest in t, or in log-SNR via the finest run's schedule)."""
         if self.match == "t":
             return [r.frame_nearest_t(t) for r in self.runs]
-        lam = math.inf if t < 0 else float(self._anchor().prepared.schedule.log_snr[t])
+        lam = math.inf if t < 0 else float(self.finest().prepared.schedule.log_snr[t])
         return [r.frame_nearest_log_snr(lam) for r in self.runs]
 
     def model_calls(self) -> list[int]:
