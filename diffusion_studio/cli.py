@@ -23,6 +23,7 @@ COMMANDS = {
     "models": ("diffusion_studio.commands.models", "list the available models"),
     "compare": ("diffusion_studio.commands.compare", "2 to 4 runs from the same noise, side by side (GIF/PNG)"),
     "train": ("diffusion_studio.training.command", "train a diffusion model (DDPM Algorithm 1)"),
+    "convert-weights": ("diffusion_studio.commands.convert_weights", "turn a diffusers folder's .bin into safetensors"),
 }
 
 

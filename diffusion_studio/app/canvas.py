@@ -19,6 +19,8 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 PANES = 3
 BACKGROUND = "#26282b"
 IMAGE_RANGE = (-1.0, 1.0)
+SPACING = 6
+TITLE_HEIGHT = 26
 HINT = "Hover a picture to read its values · scroll to zoom, drag to pan (all three panes move together)"
 
 
@@ -56,7 +58,7 @@ class Canvas(QWidget):
         super().__init__(parent)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(BACKGROUND)
-        self.view.ci.setSpacing(6)
+        self.view.ci.setSpacing(SPACING)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.titles: list[pg.LabelItem] = []
         self.boxes: list[pg.ViewBox] = []
@@ -65,6 +67,7 @@ class Canvas(QWidget):
         self._names: list[str] = ["xₜ", "pred. x₀", "pred. ε"]
         self._shape: tuple[int, ...] | None = None
         self._syncing = False
+        self.columns = PANES
         for i in range(PANES):
             title = PaneTitle(" ", color="#e8e8e8", size="11pt")
             self.view.addItem(title, row=0, col=i)
@@ -79,12 +82,57 @@ class Canvas(QWidget):
             self.view.ci.layout.setColumnStretchFactor(i, 1)
         self.readout = QLabel(HINT)
         self.readout.setObjectName("readout")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.readout)
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # ----------------------------------------------------------------------------------------------- arrangement
+    def best_columns(self, width: float, height: float) -> int:
+        """How many panes side by side (3, 2 or 1) make the pictures largest in a ``width`` x ``height`` area.
+
+        Three panes in a row suit a wide canvas; on a tall one two rows (2 + 1) use the height the panes have.
+        Ties go to more columns, so the panes stay in one row unless another arrangement is clearly bigger.
+        """
+        h_img, w_img = self._shape if self._shape is not None else (1, 1)
+        best, best_scale = PANES, 0.0
+        for cols in range(PANES, 0, -1):
+            rows = -(-PANES // cols)
+            cell_w = (width - SPACING * (cols - 1)) / cols
+            cell_h = (height - rows * TITLE_HEIGHT - SPACING * (2 * rows - 1)) / rows
+            scale = min(cell_w / w_img, cell_h / h_img)
+            if scale > best_scale * 1.25:
+                best, best_scale = cols, scale
+        return best
+
+    def arrange(self, columns: int) -> None:
+        """Lay the panes out ``columns`` to a row (their titles above them); the zoom is kept."""
+        if columns == self.columns:
+            return
+        layout = self.view.ci
+        for title, box in zip(self.titles, self.boxes, strict=True):
+            layout.removeItem(title)
+            layout.removeItem(box)
+        for i, (title, box) in enumerate(zip(self.titles, self.boxes, strict=True)):
+            row, col = divmod(i, columns)
+            layout.addItem(title, row=2 * row, col=col)
+            layout.addItem(box, row=2 * row + 1, col=col)
+        for col in range(PANES):
+            layout.layout.setColumnStretchFactor(col, 1 if col < columns else 0)
+        for row in range(2 * PANES):
+            layout.layout.setRowStretchFactor(row, 1 if row % 2 and row // 2 < -(-PANES // columns) else 0)
+        self.columns = columns
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._rearrange()
+
+    def _rearrange(self) -> None:
+        height = self.height() - self.readout.sizeHint().height() - 2
+        self.arrange(self.best_columns(self.width(), height))
 
     # ----------------------------------------------------------------------------------------------- content
     def set_titles(self, titles: Sequence[str], names: Sequence[str] | None = None) -> None:
@@ -106,6 +154,7 @@ class Canvas(QWidget):
         shapes = [im.shape[:2] for im in images if im is not None]
         if shapes and shapes[0] != self._shape:
             self._shape = shapes[0]
+            self._rearrange()
             self.reset_zoom()
 
     def set_image(self, pane: int, image: np.ndarray | None) -> None:

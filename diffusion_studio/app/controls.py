@@ -23,14 +23,15 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from diffusion_studio.app.elided_label import ElidedLabel
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, Schedule, make_schedule
 from diffusion_studio.core.steps import Spacing, Variance
@@ -40,6 +41,8 @@ from diffusion_studio.runs import RunRequest
 
 SOURCES = ("own", "sample", "noise")
 SEED_MAX = 2**31 - 1
+MIN_COMBO_CHARS = 8
+UNCONDITIONAL = "(none: unconditional)"
 
 
 def _form(title: str) -> tuple[QGroupBox, QFormLayout]:
@@ -75,7 +78,8 @@ class ControlsPanel(QWidget):
     def _build(self) -> None:
         src_box, src = _form("Start from")
         self.own_radio = QRadioButton("Your image")
-        self.own_label = QLabel("none yet")
+        self.own_label = ElidedLabel("(none)")
+        self.own_label.setIndent(4)
         self.open_button = QToolButton()
         self.open_button.setText("Open…")
         self.sample_radio = QRadioButton("Sample")
@@ -88,8 +92,8 @@ class ControlsPanel(QWidget):
             self.source_group.addButton(radio, i)
         self.sample_radio.setChecked(True)
         own_row = QHBoxLayout()
-        own_row.addWidget(self.own_label, 1)
         own_row.addWidget(self.open_button)
+        own_row.addWidget(self.own_label, 1)  # elided with "…" (the whole name in its tooltip)
         src.addRow(self.own_radio, own_row)
         src.addRow(self.sample_radio, self.sample_combo)
         src.addRow(self.noise_radio, QLabel("x_T ~ N(0, I)"))
@@ -117,6 +121,8 @@ class ControlsPanel(QWidget):
         self.model_info_label = QLabel()
         self.model_info_label.setWordWrap(True)
         self.model_info_label.setObjectName("hint")
+        # a long path in the model's origin must not widen the dock: the label takes the width it is given
+        self.model_info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         model.addRow("Model", self.model)
         model.addRow(self.model_info_label)
         self.kind = QComboBox()
@@ -189,16 +195,14 @@ class ControlsPanel(QWidget):
                 item.item(2).setToolTip("No CUDA GPU was found on this computer")
         dev.addRow("Sample on", self.device)
 
-        self.run_button = QPushButton("Run  ▶")
-        self.run_button.setDefault(True)
-        self.run_button.setMinimumHeight(34)
-        self.run_button.setToolTip("Sample with these settings (Ctrl+R); a new run replaces the one in progress")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         for box in (src_box, model_box, samp_box, cond_box, dev_box):
             layout.addWidget(box)
-        layout.addWidget(self.run_button)
         layout.addStretch(1)
+        for combo in self.findChildren(QComboBox):  # long names (files, classes) must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(MIN_COMBO_CHARS)
 
     def _connect(self) -> None:
         for w in (self.kind, self.method, self.variance, self.spacing, self.class_combo, self.device):
@@ -216,7 +220,6 @@ class ControlsPanel(QWidget):
         self.size.editingFinished.connect(lambda: self.sizeChanged.emit(self.size.value()))
         self.dice.clicked.connect(self.roll_seed)
         self.open_button.clicked.connect(self.openRequested)
-        self.run_button.clicked.connect(self.runRequested)
 
     # ----------------------------------------------------------------------------------------------- reading
     def model_info(self) -> ModelInfo:
@@ -253,6 +256,23 @@ class ControlsPanel(QWidget):
             return [self._image_name, *(p.stem for p in self.samples)]
         return list(info.class_names)
 
+    def class_name(self) -> str | None:
+        """The chosen class by name (None: unconditional)."""
+        return None if self.class_combo.currentData() is None else self.class_combo.currentText()
+
+    def set_class_name(self, name: str | None) -> bool:
+        """Choose a class by name; False (and nothing changes) if this model has no such class."""
+        i = self._class_index(name)
+        if i >= 0:
+            self.class_combo.setCurrentIndex(i)
+        return i >= 0
+
+    def _class_index(self, name: str | None) -> int:
+        if name is None:
+            return 0
+        i = self.class_combo.findText(name)
+        return i if i > 0 else -1
+
     def request(self, image: np.ndarray | None) -> RunRequest:
         """Freeze the controls into a RunRequest (``image`` is the picture shown, used as the start)."""
         info = self.model_info()
@@ -273,15 +293,16 @@ class ControlsPanel(QWidget):
         )
 
     # ----------------------------------------------------------------------------------------------- writing
-    def set_own_image(self, name: str | None) -> None:
-        """A picture of the person's own was loaded (or forgotten): select it as the start."""
+    def set_own_image(self, name: str | None, select: bool = True) -> None:
+        """A picture of the person's own was loaded (or forgotten): select it as the start (unless ``select`` is
+        False: a reload at a new size leaves the chosen start, e.g. pure noise, as it is)."""
         self._own_name = name
-        self.own_label.setText(name or "none yet")
-        self.own_label.setToolTip(name or "")
+        self.own_label.set_full_text(name or "(none)")
         self._update_enabled()
         if name:
             self._last_image_source = "own"  # the caller shows the picture; checking the radio only records it
-            self.own_radio.setChecked(True)
+            if select or self.source() != "noise":
+                self.own_radio.setChecked(True)
         elif self.own_radio.isChecked():
             self.sample_radio.setChecked(True)
         self._update_enabled()
@@ -311,7 +332,7 @@ class ControlsPanel(QWidget):
             "variance": self.variance.currentData(), "spacing": self.spacing.currentData(),
             "clip": self.clip.isChecked(), "seed": self.seed.value(), "guidance": self.guidance.value(),
             "classifier_scale": self.classifier_scale.value(), "strength": self.strength.value(),
-            "device": self.device.currentData(),
+            "device": self.device.currentData(), "class": self.class_name(),
         }
 
     def restore(self, state: dict) -> None:
@@ -341,6 +362,8 @@ class ControlsPanel(QWidget):
             self.clip.setChecked(state["clip"])
         if state.get("source") == "noise":
             self.noise_radio.setChecked(True)
+        if isinstance(state.get("class"), str):
+            self.set_class_name(state["class"])
         self._update_enabled()
 
     # ----------------------------------------------------------------------------------------------- reacting
@@ -369,14 +392,15 @@ class ControlsPanel(QWidget):
             self.sample_radio.setChecked(True)
 
     def _fill_classes(self) -> None:
-        previous = self.class_combo.currentData()
+        """List the model's classes, keeping the chosen one by name (never by index: digits "7" must not become
+        another model's seventh class); a name the new model lacks falls back to unconditional sampling."""
+        previous = self.class_name()
         blocked = self.class_combo.blockSignals(True)
         self.class_combo.clear()
-        self.class_combo.addItem("(none: unconditional)", None)
+        self.class_combo.addItem(UNCONDITIONAL, None)
         for i, name in enumerate(self.class_names()):
             self.class_combo.addItem(name, i)
-        i = self.class_combo.findData(previous)
-        self.class_combo.setCurrentIndex(max(i, 0))
+        self.class_combo.setCurrentIndex(max(self._class_index(previous), 0))
         self.class_combo.blockSignals(blocked)
         self._update_enabled()
 
@@ -392,6 +416,7 @@ class ControlsPanel(QWidget):
             self.model_info_label.setText(f"{info.origin}\nschedule: {sched.describe()}")
         else:
             self.model_info_label.setText(info.origin)
+        self.model_info_label.setToolTip(self.model_info_label.text())
         self.size.setEnabled(info.image_size is None)
         if info.image_size is not None:
             self.size.setToolTip(f"The {info.name} model makes {info.image_size}×{info.image_size} pictures only.")

@@ -17,16 +17,13 @@ import torch
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDialog,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QMainWindow,
     QMessageBox,
-    QPushButton,
     QScrollArea,
-    QTabBar,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -41,9 +38,11 @@ from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
 from diffusion_studio.app.maths_panel import MathsPanel, MathsState
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
+from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
 from diffusion_studio.app.settings import Settings
+from diffusion_studio.app.shortcuts import install_playhead_keys
 from diffusion_studio.app.status_panel import StatusPanel
 from diffusion_studio.app.streaming import describe_device
 from diffusion_studio.app.worker import CANCELLED, FAILED, FINISHED, BackgroundJob
@@ -114,12 +113,12 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.menu_actions = build_menus(self)
         install_compare(self)  # Run > Compare and Branch… (app/compare_view.py)
+        self.playhead_keys = install_playhead_keys(self, self.player)
         self._connect()
         self.controls.restore(self.settings.controls())
         self.plot.restore_toggles(self.settings.get_json("plots/toggles"))
         if not self.settings.restore_window(self):
-            available = self.screen().availableGeometry()
-            self.resize(min(1500, int(available.width() * 0.9)), min(920, int(available.height() * 0.9)))
+            self.setGeometry(self.screen().availableGeometry())  # first launch: the whole screen it was given
         self.status.set_device(self._expected_device())
         self.setAcceptDrops(True)
         self._load_chosen_image()
@@ -128,42 +127,44 @@ class MainWindow(QMainWindow):
 
     # ================================================================================================ layout
     def _build_layout(self) -> None:
-        self.view_tabs = QTabBar()
-        self.view_tabs.addTab("Forward: add noise")
-        self.view_tabs.addTab("Reverse: denoise")
-        self.view_tabs.setTabToolTip(0, "The forward process q(x_t | x_0): your picture dissolving into noise")
-        self.view_tabs.setTabToolTip(1, "The reverse process p_θ(x_(t-1) | x_t): a model removes the noise")
-        self.view_tabs.setExpanding(False)
-        self.chain_check = QCheckBox("Show the chained one-step process")
-        self.chain_check.setToolTip("Add noise one step at a time, q(x_t | x_(t-1)), next to the closed form")
-        self.resample_button = QPushButton("Resample noise")
-        self.resample_button.setToolTip("Draw a new ε for the forward view (Ctrl+N)")
-        zoom = QPushButton("Reset zoom")
-        zoom.clicked.connect(self.canvas.reset_zoom)
-        top = QHBoxLayout()
-        top.addWidget(self.view_tabs)
-        top.addStretch(1)
-        for w in (self.chain_check, self.resample_button, zoom):
-            top.addWidget(w)
+        """Top: the run bar (views, Run, Cancel); centre: the panes; bottom: the timeline across the window;
+        left: the Controls dock (scrolls vertically, never clips sideways); right: plots and maths."""
+        self.run_bar = RunBar(self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.run_bar)
+        self.view_switch = self.view_tabs = self.run_bar.view_switch  # view_tabs: the old name
+        self.chain_check = self.run_bar.chain_check
+        self.resample_button = self.run_bar.resample_button
+        self.run_bar.zoom_button.clicked.connect(self.canvas.reset_zoom)
+        self.controls.run_button = self.run_bar.run_button  # the old place of Run, kept for callers
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.setContentsMargins(6, 6, 6, 2)
-        layout.addLayout(top)
+        layout.setContentsMargins(4, 4, 4, 0)
         layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.player)
         self.setCentralWidget(central)
+        self.player_bar = QToolBar("Timeline", self)
+        self.player_bar.setObjectName("timeline-bar")
+        self.player_bar.setMovable(False)
+        self.player_bar.setFloatable(False)
+        self.player_bar.toggleViewAction().setVisible(False)
+        self.player_bar.addWidget(self.player)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.player_bar)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.controls)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.controls.sizeHint().width() + 24)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # wide enough for the controls' own minimum beside the scroll bar: they are never clipped on the right
+        # (long names are elided instead, so this minimum does not grow with a file name)
+        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + 2 * scroll.frameWidth())
+        self.controls_scroll = scroll
         self.docks = [
             self._dock("Controls", "controls", scroll, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._dock("Schedule", "schedule", self.plot, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Maths", "maths", self.maths, Qt.DockWidgetArea.RightDockWidgetArea),
         ]
         self.resizeDocks(self.docks[1:], [520, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks[1]], [420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks[0], self.docks[1]], [scroll.minimumWidth(), 330], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -173,7 +174,9 @@ class MainWindow(QMainWindow):
         return dock
 
     def _connect(self) -> None:
-        self.view_tabs.currentChanged.connect(lambda i: self.set_view((FORWARD, REVERSE)[i]))
+        self.view_switch.viewChosen.connect(self.set_view)
+        self.run_bar.run_button.clicked.connect(self.controls.runRequested)
+        self.run_bar.cancel_button.clicked.connect(self.cancel_run)
         self.chain_check.toggled.connect(self.set_chain_visible)
         self.resample_button.clicked.connect(self.resample_noise)
         self.player.positionChanged.connect(self._on_position)
@@ -205,8 +208,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_image(path)
 
-    def open_image(self, path: str | Path) -> bool:
-        """Load a picture of one's own; a bad file shows a dialog and changes nothing. True if loaded."""
+    def open_image(self, path: str | Path, select: bool = True) -> bool:
+        """Load a picture of one's own; a bad file shows a dialog and changes nothing. True if loaded.
+
+        ``select`` makes it the start of the next run; a reload (a new picture size) keeps the choice made,
+        so "Pure noise" stays chosen."""
         path = Path(path)
         try:
             image = load_image(path, size=self.controls.size.value(), mode="fit", channels=3)
@@ -216,7 +222,7 @@ class MainWindow(QMainWindow):
         self.own_path = path
         self.settings.add_recent(path)
         self.settings.set_last_folder(path.parent)
-        self.controls.set_own_image(path.name)
+        self.controls.set_own_image(path.name, select=select)
         self._set_image(image, path.name)
         return True
 
@@ -225,7 +231,7 @@ class MainWindow(QMainWindow):
 
     def _load_chosen_image(self) -> None:
         if self.controls.image_source() == "own" and self.own_path is not None:
-            self.open_image(self.own_path)
+            self.open_image(self.own_path, select=False)
             return
         path = self.controls.sample_path()
         if path is None:
@@ -267,8 +273,7 @@ class MainWindow(QMainWindow):
         if view == self.view and not force:
             return
         self.view = view
-        with QSignalBlocker(self.view_tabs):
-            self.view_tabs.setCurrentIndex(0 if view == FORWARD else 1)
+        self.view_switch.set_view(view)
         (self.menu_actions.forward_view if view == FORWARD else self.menu_actions.reverse_view).setChecked(True)
         for w in (self.chain_check, self.resample_button, self.menu_actions.chain, self.menu_actions.resample):
             w.setEnabled(view == FORWARD)
@@ -287,7 +292,7 @@ class MainWindow(QMainWindow):
             self.plot.set_schedule(schedule)
         self.plot.set_run_steps(info.timesteps if info is not None and self.view == REVERSE else [])
         timeline.snap = self.view == REVERSE
-        timeline.set_range(schedule.T - 1)
+        self.player.set_range(schedule.T - 1)
         if self.view == REVERSE:
             timeline.set_marks(self.session.store.timesteps, info.planned if info is not None else [])
         else:
@@ -455,6 +460,7 @@ class MainWindow(QMainWindow):
         self.status.set_device(info.device)
         self.status.set_note(self.session.store.note())
         self.menu_actions.cancel.setEnabled(True)
+        self.run_bar.set_running(True)
         self._set_view(REVERSE, force=True)
 
     def cancel_run(self) -> None:
@@ -492,6 +498,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_ended(self, status: str, message: str) -> None:
         self.menu_actions.cancel.setEnabled(False)
+        self.run_bar.set_running(False)
         info, done, kept = self.session.info, self.session.steps_done, len(self.session.store)
         steps = info.steps if info is not None else 0
         if status == FINISHED:

@@ -3,7 +3,8 @@
 Three stacked pyqtgraph plots share the t axis: noise per step (beta_t, optionally the posterior variance
 beta-tilde_t), signal and noise scales (abar_t, optionally sqrt(abar_t) and sqrt(1 - abar_t)), and log-SNR (shown
 when toggled). Each has a draggable cursor; moving one emits ``cursorMoved(t)``, and :meth:`set_t` moves them all
-with signals blocked, so the timeline and the plots never echo each other.
+with signals blocked, so the timeline and the plots never echo each other. The t axis runs from T-1 on the left
+to 0 on the right, the same direction as the timeline under the panes.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class SchedulePlot(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMenuEnabled(False)
             plot.getViewBox().setDefaultPadding(0.02)
+            plot.invertX(True)  # t falls from left to right, as on the timeline (noise left, clean right)
             for axis in ("left", "bottom"):
                 item = plot.getAxis(axis)
                 item.setTextPen(self._fg)

@@ -19,9 +19,12 @@ CELL_PX = 160  # default upscale: about this many pixels per picture
 
 def request_from_args(args: argparse.Namespace) -> RunRequest:
     """The sample command's options as a request (the same defaults as ``sample``)."""
+    from diffusion_studio.models.diffusers_defaults import model_sampler_defaults
+
     strength = args.strength if args.strength is not None else (0.6 if args.init is not None else None)
-    plan = SamplingPlan(sampler=args.sampler, steps=args.steps, eta=args.eta, spacing=args.spacing,
-                        variance=args.variance, clip_x0=not args.no_clip, seed=args.seed, batch=args.batch,
+    chosen = model_sampler_defaults(args)  # a diffusers folder's scheduler config fills what was not given
+    plan = SamplingPlan(sampler=chosen.sampler, steps=chosen.steps, eta=args.eta, spacing=chosen.spacing,
+                        variance=chosen.variance, clip_x0=chosen.clip_x0, seed=args.seed, batch=args.batch,
                         strength=strength)
     return RunRequest(model=args.model, schedule=args.schedule, T=args.T, size=args.size, init_image=args.init,
                       class_label=args.class_label, cfg_scale=args.guidance,

@@ -8,6 +8,7 @@ from pathlib import Path
 from diffusion_studio.commands import sample_more
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.steps import Spacing, Variance
+from diffusion_studio.models.diffusers_defaults import model_sampler_defaults, say_cost
 from diffusion_studio.runs import RunRequest, prepare_run
 
 
@@ -35,22 +36,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="image side for closed-form models (default 64 from noise, 128 with --init)",
     )
     s = p.add_argument_group("sampler")
-    s.add_argument("--sampler", default="ddpm", choices=["ddpm", "ddim"], help="ancestral DDPM or DDIM")
+    s.add_argument(
+        "--sampler",
+        default=None,
+        choices=["ddpm", "ddim"],
+        help="ancestral DDPM or DDIM (default: the model's, else ddpm)",
+    )
     s.add_argument(
         "--steps", type=int, default=None, help="number of steps (default: T for DDPM, 50 for DDIM)"
     )
     s.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM-like")
     s.add_argument(
         "--spacing",
-        default="leading",
+        default=None,
         choices=[e.value for e in Spacing],
-        help="how a shorter run picks its timesteps",
+        help="how a shorter run picks its timesteps (default: the model's, else leading)",
     )
     s.add_argument(
         "--variance",
-        default="beta_tilde",
+        default=None,
         choices=[e.value for e in Variance],
-        help="DDPM sigma_t^2: beta_t or the posterior variance beta~_t",
+        help="DDPM sigma_t^2: beta_t or the posterior variance beta~_t (default: the model's, else beta_tilde)",
     )
     s.add_argument("--no-clip", action="store_true", help="do not clip the predicted x0 to [-1, 1]")
     s.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same frames")
@@ -103,13 +109,14 @@ def run(args: argparse.Namespace) -> int:
     from diffusion_studio.commands.recording import record_run, write_outputs
 
     strength = args.strength if args.strength is not None else (0.6 if args.init is not None else None)
+    chosen = model_sampler_defaults(args)  # a diffusers folder's scheduler config fills what was not given
     plan = SamplingPlan(
-        sampler=args.sampler,
-        steps=args.steps,
+        sampler=chosen.sampler,
+        steps=chosen.steps,
         eta=args.eta,
-        spacing=args.spacing,
-        variance=args.variance,
-        clip_x0=not args.no_clip,
+        spacing=chosen.spacing,
+        variance=chosen.variance,
+        clip_x0=chosen.clip_x0,
         seed=args.seed,
         batch=args.batch,
         strength=strength,
@@ -129,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if sample_more.wanted(args):
         return sample_more.run(args, request)
     prepared = prepare_run(request)
+    say_cost(prepared, chosen.notes, args.quiet)
     panels = tuple(p.strip() for p in args.panels.split(",") if p.strip())
     recording = record_run(prepared, panels, frame_count=max(args.frames, 2), quiet=args.quiet)
     write_outputs(recording, args)
