@@ -3,6 +3,9 @@
 It adapts :mod:`diffusion_studio.session` to widgets: the runs are plain :class:`Run` objects recorded on a
 worker thread (one :class:`BackgroundJob`), and the window only paints them (:class:`ComparePanes`) on one
 playhead. The base settings are the main window's controls at the moment it was opened (or refreshed).
+Memory: the window's runs reserve their bytes in the same :class:`MemoryBudget` as the main window's frame store,
+so a comparison gets what the main run left, split between its runs; what a run could not keep is said in the
+status line.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.errors import StudioError
 from diffusion_studio.session.branching import Branches, branch, check_branch
 from diffusion_studio.session.compare import RunGroup, default_match, parse_vary, prepare_all
+from diffusion_studio.session.frame_store import MemoryBudget
 from diffusion_studio.session.request import PreparedRun, RunRequest, prepare_run
-from diffusion_studio.session.run import RUN_BUDGET_BYTES, RecordedStep, Run, share_budget
+from diffusion_studio.session.run import RUN_BUDGET_BYTES, RecordedStep, Run, bytes_needed, share_budget
 from diffusion_studio.session.seeds import grid_columns, parse_seeds
 
 PROGRESS_MS = 100
@@ -41,10 +45,12 @@ class CompareWindow(QWidget):
     """Vary settings (or seeds), run, scrub the shared playhead, branch from the step on screen."""
 
     def __init__(self, base: RunRequest, prepare: Callable[[RunRequest], PreparedRun] = prepare_run,
-                 parent: QWidget | None = None, budget: int = RUN_BUDGET_BYTES) -> None:
+                 parent: QWidget | None = None, memory: MemoryBudget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("Compare and branch")
-        self.base, self.prepare, self.budget = base, prepare, budget
+        self.base, self.prepare = base, prepare
+        self.memory = memory or MemoryBudget(RUN_BUDGET_BYTES)
+        self._key = id(self)  # this window's reservation in the shared budget
         self.group: RunGroup | None = None
         self.branches: Branches | None = None
         self.playhead: list[int] = []
@@ -148,9 +154,16 @@ class CompareWindow(QWidget):
         self._start(items, columns=grid_columns(len(seeds)))
         return True
 
+    def _reserve(self, needs: list[int]) -> int:
+        """Reserve room for runs needing ``needs`` bytes in the shared budget; returns each run's share."""
+        self.memory.release(self._key)
+        share = share_budget(len(needs), self.memory.available(self._key))
+        self.memory.reserve(self._key, sum(min(share, n) for n in needs))
+        return share
+
     def _start(self, items: list[tuple[PreparedRun, str, RunRequest | None]], columns: int | None) -> None:
-        share = share_budget(len(items), self.budget)
         self._runs, self.branches, self._columns = [], None, columns
+        share = self._reserve([bytes_needed(p) for p, _, _ in items])
         self._steps_total = sum(len(p.timesteps) for p, _, _ in items)
 
         def job(cancel: CancelToken) -> Iterator[Run]:
@@ -175,6 +188,7 @@ class CompareWindow(QWidget):
             self.status.setText(str(err))
             return False
         self._runs, self.branches, self._columns = [trunk], None, None
+        self._reserve([trunk.budget, trunk.budget])  # the trunk, and M branches holding one trunk's worth
         self._steps_total = 0  # one batched job: no per-step count
 
         def job(cancel: CancelToken) -> Iterator[Branches]:
@@ -283,6 +297,9 @@ class CompareWindow(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._progress.stop()
         self._job.stop()
+        self._runs, self.branches, self.group = [], None, None
+        self.panes.set_group(None)
+        self.memory.release(self._key)
         super().closeEvent(event)
 
 
@@ -320,7 +337,8 @@ def open_compare(window) -> CompareWindow:
     base = window.controls.request(image)
     view: CompareWindow | None = getattr(window, "compare_window", None)
     if view is None:
-        view = CompareWindow(base, window.session.prepare, window)
+        store = getattr(window.session, "store", None)
+        view = CompareWindow(base, window.session.prepare, window, getattr(store, "budget", None))
         window.installEventFilter(_CloseWith(window, view))
         window.compare_window = view
     view.base = base

@@ -34,6 +34,12 @@ RUN_BUDGET_BYTES = 768 * 2**20  # one run alone; runs shown together share it (s
 BYTES_PER_VALUE = 3 + 4  # three uint8 pictures and one float32 x_t per step
 
 
+def bytes_needed(prepared: PreparedRun) -> int:
+    """What a run of ``prepared`` holds when it keeps every step (pictures and float x_t)."""
+    c, h, w = prepared.shape
+    return len(prepared.timesteps) * BYTES_PER_VALUE * c * h * w
+
+
 def share_budget(runs: int, total: int = RUN_BUDGET_BYTES) -> int:
     """Each run's part of one budget when ``runs`` are held together (a comparison, a seed grid)."""
     return total // max(runs, 1)

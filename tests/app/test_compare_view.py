@@ -100,3 +100,22 @@ def test_main_window_hook_opens_and_closes_it(make_window) -> None:
     assert view.isVisible() and view.base.model == window.controls.request(window.forward.image).model
     window.close()
     assert not view.isVisible()
+
+
+def test_runs_share_the_frame_store_budget_and_say_what_they_dropped(qtbot) -> None:
+    from diffusion_studio.session.frame_store import MemoryBudget
+
+    memory = MemoryBudget(80_000)
+    memory.reserve(1, 20_000)  # what the main window's run already holds
+    view = CompareWindow(BASE, memory=memory)
+    qtbot.addWidget(view)
+    view.vary.setText("sampler=ddpm,ddim;steps=40,20")
+    assert view.start_compare()
+    _wait(qtbot, view)
+    runs = view.group.runs
+    assert all(r.budget == 30_000 for r in runs)  # (80,000 - 20,000) split between two runs
+    assert runs[0].stride > 1 and runs[1].stride == 1  # 40 x 7 x 192 bytes do not fit, 20 x 7 x 192 do
+    assert 20_000 < memory.reserved <= 80_000
+    assert "memory limit" in view.status.text()
+    view.close()
+    assert memory.reserved == 20_000  # the window's share is given back
