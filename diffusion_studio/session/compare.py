@@ -58,6 +58,7 @@ _REQUEST = {
     "model": ("model", str, str),
 }
 VARY_KEYS = (*_PLAN, *_REQUEST)
+_SAMPLER_ONLY = {"eta": "ddim", "variance": "ddpm"}  # a change the other samplers would silently ignore
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,16 @@ class Variant:
         return ", ".join(parts) or "base"
 
     def apply(self, base: RunRequest) -> RunRequest:
+        """``base`` with this run's changes; a change the run's sampler would ignore is refused."""
         plan_changes = {k: v for k, v in self.changes if k in _PLAN}
         req_changes = {_REQUEST[k][0]: v for k, v in self.changes if k in _REQUEST}
-        return replace(base, plan=replace(base.plan, **plan_changes), **req_changes)
+        req = replace(base, plan=replace(base.plan, **plan_changes), **req_changes)
+        sampler = str(getattr(req.plan.sampler, "value", req.plan.sampler))
+        for key, only in _SAMPLER_ONLY.items():
+            if key in plan_changes and sampler != only and plan_changes[key] != getattr(base.plan, key):
+                raise OptionError(f"{key} applies to {only.upper()} only, and run '{self.label}' uses "
+                                  f"{sampler.upper()}; add --sampler {only} or vary the sampler too.")
+        return req
 
 
 def parse_vary(specs: Sequence[str]) -> list[Variant]:
