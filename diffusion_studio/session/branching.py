@@ -33,7 +33,7 @@ def branch_seed(seed: int, t: int) -> int:
 
 def branch_index(trunk: Run, t: int) -> int:
     """The recorded step nearest to ``t`` that a branch can start from (its float x_t was kept)."""
-    points = [i for i in trunk.branch_points() if i < len(trunk.steps)]
+    points = [i for i in trunk.branch_points() if i < trunk.done]
     if not points:
         raise OptionError("The run has no recorded step to branch from yet.")
     ts = trunk.timesteps
@@ -90,22 +90,26 @@ def branch(trunk: Run, t: int, count: int, seed: int | None = None, cancel: Canc
     fresh = branch_seed(trunk.seed if seed is None else seed, trunk.timesteps[i])
     generator = torch.Generator("cpu").manual_seed(fresh)
     counter = CallCounter(prepared.model)
-    shared = trunk.steps[:i]
+    shared = [s for s in trunk.steps if s.index < i]
+    budget = trunk.budget // count  # the M branches hold what one more run would
     runs = [Run(prepared, f"branch {k + 1}", trunk.request, list(trunk.timesteps), list(shared), None, 0, i,
-                trunk.seed, trunk.float_budget) for k in range(count)]
+                trunk.seed, budget, i) for k in range(count)]
+    keeps = runs[0].keeps
     previous: tuple[torch.Tensor, np.ndarray] | None = None
     try:
         for step in sampler_steps(prepared, counter, x, trunk.timesteps[i:], generator, cancel):
             index = i + step.index
-            x_t = previous[1] if previous is not None and previous[0] is step.x_t else to_uint8_batch(step.x_t)
-            x0, eps = to_uint8_batch(step.x0_pred), to_uint8_batch(step.eps_pred, -EPS_RANGE, EPS_RANGE)
-            keep_float = index % trunk.float_stride == 0
-            for k, run in enumerate(runs):
-                run.steps.append(RecordedStep(index, step.t, step.t_prev, x_t[k], x0[k], eps[k]))
-                if keep_float:
+            last = step.t_prev < 0
+            if keeps(index) or index == i or last:  # the branch point itself is always kept
+                x_t = previous[1] if previous is not None and previous[0] is step.x_t else to_uint8_batch(step.x_t)
+                x0, eps = to_uint8_batch(step.x0_pred), to_uint8_batch(step.eps_pred, -EPS_RANGE, EPS_RANGE)
+                for k, run in enumerate(runs):
+                    run.steps.append(RecordedStep(index, step.t, step.t_prev, x_t[k], x0[k], eps[k]))
                     run._x_float[index] = step.x_t[k : k + 1].detach().to("cpu", torch.float32).clone()
-            previous = (step.x_prev, to_uint8_batch(step.x_prev))
-            if step.t_prev < 0:
+            previous = (step.x_prev, to_uint8_batch(step.x_prev)) if keeps(index + 1) or last else None
+            for run in runs:
+                run.done = index + 1
+            if last:
                 for k, run in enumerate(runs):
                     final = previous[1][k]
                     run.final = RecordedStep(len(run.timesteps), FINAL_T, FINAL_T, final, final, eps[k])

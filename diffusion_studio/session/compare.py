@@ -18,7 +18,7 @@ import numpy as np
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.errors import OptionError
 from diffusion_studio.session.request import PreparedRun, RunRequest, prepare_run
-from diffusion_studio.session.run import FINAL_T, RecordedStep, Run
+from diffusion_studio.session.run import FINAL_T, RUN_BUDGET_BYTES, RecordedStep, Run, share_budget
 
 MIN_RUNS, MAX_RUNS = 2, 4
 MATCHES = ("t", "logsnr")
@@ -58,26 +58,40 @@ _REQUEST = {
     "model": ("model", str, str),
 }
 VARY_KEYS = (*_PLAN, *_REQUEST)
+_SAMPLER_ONLY = {"eta": "ddim", "variance": "ddpm"}  # a change the other samplers would silently ignore
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One run's differences from the base request, as (key, value) pairs, and the label they make."""
+    """One run's differences from the base request, as (key, value) pairs, and the label they make.
+
+    ``named`` lists the keys that the label shows (those whose values differ between the runs; all by default).
+    """
 
     changes: tuple[tuple[str, object], ...]
+    named: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
         parts = []
         for key, value in self.changes:
+            if self.named is not None and key not in self.named:
+                continue
             name = _PLAN[key][1] if key in _PLAN else _REQUEST[key][2]
             parts.append(name(value))
         return ", ".join(parts) or "base"
 
     def apply(self, base: RunRequest) -> RunRequest:
+        """``base`` with this run's changes; a change the run's sampler would ignore is refused."""
         plan_changes = {k: v for k, v in self.changes if k in _PLAN}
         req_changes = {_REQUEST[k][0]: v for k, v in self.changes if k in _REQUEST}
-        return replace(base, plan=replace(base.plan, **plan_changes), **req_changes)
+        req = replace(base, plan=replace(base.plan, **plan_changes), **req_changes)
+        sampler = str(getattr(req.plan.sampler, "value", req.plan.sampler))
+        for key, only in _SAMPLER_ONLY.items():
+            if key in plan_changes and sampler != only and plan_changes[key] != getattr(base.plan, key):
+                raise OptionError(f"{key} applies to {only.upper()} only, and run '{self.label}' uses "
+                                  f"{sampler.upper()}; add --sampler {only} or vary the sampler too.")
+        return req
 
 
 def parse_vary(specs: Sequence[str]) -> list[Variant]:
@@ -103,7 +117,8 @@ def parse_vary(specs: Sequence[str]) -> list[Variant]:
     n = counts.pop()
     if not MIN_RUNS <= n <= MAX_RUNS:
         raise OptionError(f"A comparison holds {MIN_RUNS} to {MAX_RUNS} runs; --vary gives {n}.")
-    variants = [Variant(tuple((key, vals[i]) for key, vals in columns)) for i in range(n)]
+    named = tuple(key for key, vals in columns if len(set(vals)) > 1)
+    variants = [Variant(tuple((key, vals[i]) for key, vals in columns), named) for i in range(n)]
     if len({v.changes for v in variants}) != n:
         raise OptionError("Two runs of the comparison would be identical; vary something.")
     return variants
@@ -133,19 +148,19 @@ class RunGroup:
     def labels(self) -> list[str]:
         return [r.label for r in self.runs]
 
+    def finest(self) -> Run:
+        """The run with the most steps: its timesteps (and schedule) are the playhead's."""
+        return max(self.runs, key=lambda r: len(r.timesteps))
+
     def playhead(self) -> list[int]:
         """The playhead's positions: the timesteps of the finest run (t descending), then the finished picture."""
-        finest = max(self.runs, key=lambda r: len(r.timesteps))
-        return [*finest.timesteps, FINAL_T]
-
-    def _anchor(self) -> Run:
-        return max(self.runs, key=lambda r: len(r.timesteps))
+        return [*self.finest().timesteps, FINAL_T]
 
     def frames_at(self, t: int) -> list[RecordedStep | None]:
         """Each run's frame at playhead position ``t`` (nearest in t, or in log-SNR via the finest run's schedule)."""
         if self.match == "t":
             return [r.frame_nearest_t(t) for r in self.runs]
-        lam = math.inf if t < 0 else float(self._anchor().prepared.schedule.log_snr[t])
+        lam = math.inf if t < 0 else float(self.finest().prepared.schedule.log_snr[t])
         return [r.frame_nearest_log_snr(lam) for r in self.runs]
 
     def model_calls(self) -> list[int]:
@@ -184,15 +199,17 @@ Progress = Callable[[int, int, str], tuple[Callable[[RecordedStep], None] | None
 
 
 def record_runs(items: Sequence[tuple[PreparedRun, str, RunRequest | None]], cancel: CancelToken | None = None,
-                progress: Progress | None = None) -> list[Run]:
-    """Record one :class:`Run` per (prepared, label, request), in order; stops early once ``cancel`` is set."""
+                progress: Progress | None = None, budget: int = RUN_BUDGET_BYTES) -> list[Run]:
+    """Record one :class:`Run` per (prepared, label, request), in order, sharing ``budget`` bytes between them;
+    stops early once ``cancel`` is set."""
     runs = []
+    share = share_budget(len(items), budget)
     for i, (p, label, req) in enumerate(items):
         if cancel is not None and cancel.cancelled:
             break
         on_step, close = progress(i, len(p.timesteps), label) if progress else (None, lambda: None)
         try:
-            runs.append(Run.start(p, label, req, cancel, on_step))
+            runs.append(Run.start(p, label, req, cancel, on_step, share))
         finally:
             close()
     return runs

@@ -2,8 +2,10 @@
 
 A :class:`Run` records every step compactly: x_t, the predicted x0 and the predicted eps as uint8 pictures
 (what the window and the exports show), and x_t itself in float32 so that a branch (:mod:`.branching`) can
-continue from the exact x_t of any recorded step. The float copies have a byte budget; above it only every
-k-th step keeps one (branch points snap to those), and :meth:`Run.note` says so.
+continue from the exact x_t of any recorded step: 7 bytes per value and step. A run has a byte budget (a
+comparison splits one budget between its runs, see :func:`share_budget`); when its steps would need more, it
+decides up front to keep every k-th step (and the last, and the finished picture), branch points and the
+playhead snap to those, and :meth:`Run.note` says so in a sentence.
 
 ``model_calls`` counts eps_theta evaluations of one picture (a classifier-free guided step costs two, a batch
 of M pictures costs M per step), so runs of any batch size and any sampler compare by the same unit.
@@ -28,7 +30,19 @@ from diffusion_studio.io.frames import EPS_RANGE, to_uint8_batch
 from diffusion_studio.session.request import PreparedRun, RunRequest
 
 FINAL_T = -1  # the finished picture's place on the timeline (abar_{-1} = 1)
-FLOAT_BUDGET_BYTES = 256 * 2**20  # float32 x_t kept for branching, per run
+RUN_BUDGET_BYTES = 768 * 2**20  # one run alone; runs shown together share it (share_budget)
+BYTES_PER_VALUE = 3 + 4  # three uint8 pictures and one float32 x_t per step
+
+
+def bytes_needed(prepared: PreparedRun) -> int:
+    """What a run of ``prepared`` holds when it keeps every step (pictures and float x_t)."""
+    c, h, w = prepared.shape
+    return len(prepared.timesteps) * BYTES_PER_VALUE * c * h * w
+
+
+def share_budget(runs: int, total: int = RUN_BUDGET_BYTES) -> int:
+    """Each run's part of one budget when ``runs`` are held together (a comparison, a seed grid)."""
+    return total // max(runs, 1)
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,9 @@ def sampler_steps(
     )
 
 
+_EMPTY = (np.zeros((0, 0, 1), np.uint8),) * 3  # what on_step sees for a step that was computed but not kept
+
+
 def _pictures(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> list[np.ndarray]:
     """(B, C, H, W) -> B contiguous (H, W, C) uint8 pictures."""
     batch = to_uint8_batch(x, lo, hi)
@@ -98,7 +115,8 @@ class Run:
     model_calls: int = 0  # eps evaluations this run paid for (a branch: only those after the branch point)
     own_from: int = 0  # index of the first step this run computed itself (> 0 for a branch)
     seed: int = 0
-    float_budget: int = FLOAT_BUDGET_BYTES
+    budget: int = RUN_BUDGET_BYTES
+    done: int = 0  # steps computed so far (a branch counts the trunk's before its own)
     _x_float: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
     _resume: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)  # (x next, rng state)
 
@@ -121,10 +139,14 @@ class Run:
         return [*self.steps, self.final] if self.final is not None else list(self.steps)
 
     @property
-    def float_stride(self) -> int:
+    def stride(self) -> int:
+        """Every ``stride``-th step is kept (1: all of them), so the run stays within its budget."""
         c, h, w = self.shape
-        need = len(self.timesteps) * 4 * c * h * w
-        return max(1, math.ceil(need / max(self.float_budget, 1)))
+        need = len(self.timesteps) * BYTES_PER_VALUE * c * h * w
+        return max(1, math.ceil(need / max(self.budget, 1)))
+
+    def keeps(self, index: int) -> bool:
+        return index % self.stride == 0 or index == len(self.timesteps) - 1
 
     def x_t_float(self, index: int) -> torch.Tensor | None:
         """The exact float32 x_t (1, C, H, W) that went into step ``index``, if it was kept."""
@@ -135,16 +157,17 @@ class Run:
         return sorted(self._x_float)
 
     def note(self) -> str:
-        """One sentence when not every step can be branched from; empty otherwise."""
-        if self.float_stride == 1:
+        """One sentence when not every step is kept; empty when all are."""
+        if self.stride == 1:
             return ""
-        return (f"{self.label or 'This run'}: to stay within {self.float_budget / 2**20:.0f} MB, "
-                f"branches can start at every {self.float_stride}th step only.")
+        kept = len([i for i in range(len(self.timesteps)) if self.keeps(i)])
+        return (f"{self.label or 'This run'}: memory limit {self.budget / 2**20:.0f} MB, keeping {kept} of "
+                f"{len(self.timesteps)} steps (every {self.stride}th) for the playhead, exports and branches.")
 
     @property
     def nbytes(self) -> int:
         """Bytes held by this run's own pictures and float copies (shared trunk steps are not counted)."""
-        own = sum(s.nbytes for s in self.steps[self.own_from:])
+        own = sum(s.nbytes for s in self.steps if s.index >= self.own_from)
         return own + sum(x.numel() * 4 for i, x in self._x_float.items() if i >= self.own_from)
 
     # -- playhead ---------------------------------------------------------------------------------------
@@ -180,22 +203,27 @@ class Run:
         previous: tuple[torch.Tensor, np.ndarray] | None = None
         try:
             for step in steps:
-                index = len(self.steps)  # a branch's list starts with the trunk's steps
-                reuse = previous is not None and previous[0] is step.x_t
-                x_t = previous[1] if reuse else _pictures(step.x_t)[0]
-                rec = RecordedStep(index, step.t, step.t_prev, x_t, _pictures(step.x0_pred)[0],
-                                   _pictures(step.eps_pred, -EPS_RANGE, EPS_RANGE)[0])
-                if index % self.float_stride == 0:
+                index = self.done
+                last = step.t_prev < 0
+                rec = None
+                if self.keeps(index) or last:
+                    reuse = previous is not None and previous[0] is step.x_t
+                    x_t = previous[1] if reuse else _pictures(step.x_t)[0]
+                    rec = RecordedStep(index, step.t, step.t_prev, x_t, _pictures(step.x0_pred)[0],
+                                       _pictures(step.eps_pred, -EPS_RANGE, EPS_RANGE)[0])
                     self._x_float[index] = step.x_t.detach().to("cpu", torch.float32).clone()
-                self.steps.append(rec)
-                previous = (step.x_prev, _pictures(step.x_prev)[0])
+                    self.steps.append(rec)
+                # the next step's x_t picture comes from here only when that step will be kept
+                keep_next = self.keeps(index + 1)
+                previous = (step.x_prev, _pictures(step.x_prev)[0]) if keep_next or last else None
+                self.done = index + 1
                 self._resume = (step.x_prev, generator.get_state())
-                if step.t_prev < 0:
-                    self.final = RecordedStep(len(self.timesteps), FINAL_T, FINAL_T, previous[1], previous[1],
-                                              rec.eps)
+                if last:
+                    final = previous[1]
+                    self.final = RecordedStep(len(self.timesteps), FINAL_T, FINAL_T, final, final, rec.eps)
                     self._resume = None
                 if on_step is not None:
-                    on_step(rec)
+                    on_step(rec if rec is not None else RecordedStep(index, step.t, step.t_prev, *_EMPTY))
         finally:
             self.model_calls += counter.evaluations - before
         return self
@@ -203,12 +231,12 @@ class Run:
     @classmethod
     def start(cls, prepared: PreparedRun, label: str = "", request: RunRequest | None = None,
               cancel: CancelToken | None = None, on_step: Callable[[RecordedStep], None] | None = None,
-              float_budget: int = FLOAT_BUDGET_BYTES) -> Run:
+              budget: int = RUN_BUDGET_BYTES) -> Run:
         """Seed, draw the start (as :func:`core.plan.run_plan`: the same seed gives the same noise) and record."""
         plan = prepared.plan
         if plan.batch != 1:
             raise ValueError("A Run holds one picture; use batch 1.")
-        run = cls(prepared, label, request, seed=int(plan.seed), float_budget=float_budget)
+        run = cls(prepared, label, request, seed=int(plan.seed), budget=budget)
         generator = torch.Generator("cpu").manual_seed(int(plan.seed))
         x_start = start_sample(plan, prepared.schedule, prepared.shape, generator, prepared.init, prepared.device)
         counter = CallCounter(prepared.model)
@@ -224,12 +252,14 @@ class Run:
         """
         if run.finished:
             raise ValueError("This run is finished; there is nothing to continue.")
-        if run._resume is None:
-            return cls.start(run.prepared, run.label, run.request, cancel, on_step, run.float_budget)
+        if run._resume is None and run.own_from > 0:
+            raise ValueError("A branch that stopped cannot be continued; branch again from the trunk.")
+        if run._resume is None:  # stopped before its first step
+            return cls.start(run.prepared, run.label, run.request, cancel, on_step, run.budget)
         x_next, state = run._resume
-        done = len(run.steps)
+        done = run.done
         new = cls(run.prepared, run.label, run.request, list(run.timesteps), list(run.steps), None, 0,
-                  run.own_from, run.seed, run.float_budget, dict(run._x_float), run._resume)
+                  run.own_from, run.seed, run.budget, done, dict(run._x_float), run._resume)
         generator = torch.Generator("cpu")
         generator.set_state(state)
         counter = CallCounter(run.prepared.model)

@@ -77,3 +77,12 @@ def test_difference_map_is_black_where_equal_and_bright_where_not() -> None:
     d = difference_map(b, a)
     assert d.shape == (4, 4, 3) and d.dtype == np.uint8
     assert d[1:, 1:].max() == 0 and d[0, 0].min() == 255
+
+
+def test_a_change_the_sampler_ignores_is_refused() -> None:
+    with pytest.raises(OptionError, match="DDIM only"):
+        parse_vary(["eta=0,1"])[1].apply(BASE)  # BASE samples with DDPM
+    ddim = replace(BASE, plan=replace(BASE.plan, sampler="ddim"))
+    assert parse_vary(["eta=0,1"])[1].apply(ddim).plan.eta == 1.0
+    with pytest.raises(OptionError, match="DDPM only"):
+        parse_vary(["variance=beta,beta_tilde"])[0].apply(ddim)

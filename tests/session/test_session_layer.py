@@ -99,3 +99,17 @@ def test_cancelled_run_continues_exactly(fake_model: FakeModel) -> None:
         np.testing.assert_array_equal(a.x_t, b.x_t)
     with pytest.raises(ValueError):
         Run.continue_from(rest)
+
+
+def test_a_run_over_its_budget_keeps_every_kth_step_and_says_so() -> None:
+    prepared = fake_prepared(FakeModel(), sampler="ddpm", T=100, seed=4, shape=(3, 16, 16))
+    per_step = 7 * 3 * 16 * 16
+    run = Run.start(prepared, "small", budget=25 * per_step)
+    assert run.stride == 4 and run.finished and run.model_calls == 100
+    assert [s.index for s in run.steps] == [*range(0, 100, 4), 99]
+    assert run.nbytes <= 27 * per_step
+    assert "keeping 26 of 100 steps" in run.note()
+    assert run.frame_nearest_t(50).t == 51  # kept: t = 99, 95, ..., 55, 51, 47, ..., 3, 0
+    whole = Run.start(fake_prepared(FakeModel(), sampler="ddpm", T=100, seed=4, shape=(3, 16, 16)))
+    np.testing.assert_array_equal(run.final.x_t, whole.final.x_t)  # only storage changes, never the run
+    assert whole.note() == ""
