@@ -6,8 +6,16 @@ import argparse
 from pathlib import Path
 
 from diffusion_studio.core.plan import SamplingPlan
-from diffusion_studio.core.steps import Spacing, Variance
+from diffusion_studio.core.steps import SamplerName, Spacing, Variance, parse_interval
+from diffusion_studio.errors import OptionError
 from diffusion_studio.runs import RunRequest, prepare_run
+
+
+def _interval(text: str) -> tuple[float, float]:
+    try:
+        return parse_interval(text)
+    except OptionError as err:  # argparse prints "error: argument --guidance-interval: ..." and exits with 2
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,7 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="image side for closed-form models (default 64 from noise, 128 with --init)",
     )
     s = p.add_argument_group("sampler")
-    s.add_argument("--sampler", default="ddpm", choices=["ddpm", "ddim"], help="ancestral DDPM or DDIM")
+    s.add_argument(
+        "--sampler",
+        default="ddpm",
+        choices=[e.value for e in SamplerName],
+        help="ancestral DDPM, DDIM, or Euler / Heun / DPM-Solver++(2M) on a sigma grid (Karras et al. 2022)",
+    )
+    s.add_argument("--churn", type=float, default=0.0, help="Heun only: stochastic churn S_churn (0 = deterministic)")
     s.add_argument(
         "--steps", type=int, default=None, help="number of steps (default: T for DDPM, 50 for DDIM)"
     )
@@ -43,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--spacing",
         default="leading",
         choices=[e.value for e in Spacing],
-        help="how a shorter run picks its timesteps",
+        help="how a shorter run picks its timesteps; karras: Karras sigmas (euler, heun, dpmpp_2m)",
     )
     s.add_argument(
         "--variance",
@@ -63,6 +77,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         help="classifier-free guidance scale s (1 = plain conditional, 0 = unconditional)",
+    )
+    g.add_argument(
+        "--guidance-interval",
+        type=_interval,
+        default=None,
+        metavar="LO,HI",
+        help="apply classifier-free guidance only for LO <= t <= HI (Kynkaanniemi et al. 2024)",
     )
     g.add_argument(
         "--classifier-scale",
@@ -111,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch=args.batch,
         strength=strength,
+        churn=args.churn,
+        guidance_interval=args.guidance_interval,
     )
     request = RunRequest(
         model=args.model,
