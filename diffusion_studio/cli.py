@@ -20,6 +20,7 @@ COMMANDS = {
     "noise": ("diffusion_studio.commands.noise", "show the forward (noising) process of an image"),
     "sample": ("diffusion_studio.commands.sample", "denoise from noise or from your image, export GIF/PNG"),
     "models": ("diffusion_studio.commands.models", "list the available models"),
+    "lens": ("diffusion_studio.commands.lens", "plot a run's lenses: error vs a reference, spectrum, trajectory"),
     "train": ("diffusion_studio.training.command", "train a diffusion model (DDPM Algorithm 1)"),
 }
 
