@@ -66,9 +66,9 @@ def _ve_scale(sigma: torch.Tensor) -> torch.Tensor:
     return (sigma**2 + 1) ** 0.5
 
 
-def _labels(grid: SigmaGrid, i: int) -> tuple[int, int]:
-    ts = grid.rounded_times()
-    return ts[i], (ts[i + 1] if i + 1 < len(ts) else -1)
+def _labels(grid: SigmaGrid) -> list[int]:
+    """Whole timesteps for the Steps' t and t_prev: the rounded model times, then -1 (the clean image)."""
+    return [*grid.rounded_times(), -1]
 
 
 def euler_sampler(
@@ -88,8 +88,10 @@ def euler_sampler(
     """
     den = _denoiser(model, sched, guidance, x_start)
     s = _f32(grid.sigmas)
-    x = x_start * _ve_scale(s[0])  # VE scale
-    x_vp = x / _ve_scale(s[0])  # the model's input, as diffusers' scale_model_input computes it
+    ve = [_ve_scale(v) for v in s]  # one scalar at a time, as diffusers computes them
+    labels = _labels(grid)
+    x = x_start * ve[0]  # VE scale
+    x_vp = x / ve[0]  # the model's input, as diffusers' scale_model_input computes it
     for i in range(len(grid)):
         if cancel is not None and cancel.cancelled:
             return
@@ -97,8 +99,8 @@ def euler_sampler(
         denoised = x - s[i] * eps  # D(x_i; sigma_i)
         d = (x - denoised) / s[i]
         x_next = x + d * (s[i + 1] - s[i])
-        x_next_vp = x_next / _ve_scale(s[i + 1])
-        t, t_prev = _labels(grid, i)
+        x_next_vp = x_next / ve[i + 1]
+        t, t_prev = labels[i], labels[i + 1]
         yield Step(i, len(grid), t, t_prev, x_vp, denoised, eps, x_next_vp, 1, float(grid.times[i]), grid.alpha_bar(i))
         x, x_vp = x_next, x_next_vp
 
@@ -132,8 +134,10 @@ def heun_sampler(
     s = _f32(grid.sigmas)
     n = len(grid)
     log_table = np.log(trained_sigmas(sched))
-    x = x_start * _ve_scale(s[0])  # VE scale
-    x_vp = x / _ve_scale(s[0])  # the model's input, as diffusers' scale_model_input computes it
+    ve = [_ve_scale(v) for v in s]  # one scalar at a time, as diffusers computes them
+    labels = _labels(grid)
+    x = x_start * ve[0]  # VE scale
+    x_vp = x / ve[0]  # the model's input, as diffusers' scale_model_input computes it
     for i in range(n):
         if cancel is not None and cancel.cancelled:
             return
@@ -152,12 +156,12 @@ def heun_sampler(
         x_next = x_hat + d * dt
         calls = 1
         if s[i + 1] != 0:
-            eps2 = den.eps(x_next / _ve_scale(s[i + 1]), grid.times[i + 1].item(), grid.alpha_bar(i + 1))
+            eps2 = den.eps(x_next / ve[i + 1], grid.times[i + 1].item(), grid.alpha_bar(i + 1))
             d2 = (x_next - (x_next - s[i + 1] * eps2)) / s[i + 1]
             x_next = x_hat + (d + d2) / 2 * dt
             calls = 2
-        x_next_vp = x_next / _ve_scale(s[i + 1])
-        t, t_prev = _labels(grid, i)
+        x_next_vp = x_next / ve[i + 1]
+        t, t_prev = labels[i], labels[i + 1]
         yield Step(i, n, t, t_prev, x_vp, denoised, eps, x_next_vp, calls, float(grid.times[i]), grid.alpha_bar(i))
         x, x_vp = x_next, x_next_vp
 
@@ -190,6 +194,7 @@ def dpmpp_2m_sampler(
     """
     den = _denoiser(model, sched, guidance, x_start)
     sig = _f32(grid.sigmas)
+    labels = _labels(grid)
     x = x_start
     prev_x0, prev_lam = None, None
     for i in range(len(grid)):
@@ -212,7 +217,7 @@ def dpmpp_2m_sampler(
                 r0 = (lam_s - prev_lam) / h
                 d1 = (1.0 / r0) * (x0 - prev_x0)
                 x_next = (s_t / s_s) * x - phi * x0 - 0.5 * phi * d1
-        t, t_prev = _labels(grid, i)
+        t, t_prev = labels[i], labels[i + 1]
         yield Step(i, len(grid), t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i))
         x, prev_x0, prev_lam = x_next, x0, lam_s
 
