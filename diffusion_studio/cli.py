@@ -28,6 +28,7 @@ COMMANDS = {
     "sample": ("diffusion_studio.commands.sample", "denoise from noise or from your image, export GIF/PNG"),
     "models": ("diffusion_studio.commands.models", "list the available models"),
     "compare": ("diffusion_studio.commands.compare", "2 to 4 runs from the same noise, side by side (GIF/PNG)"),
+    "lens": ("diffusion_studio.commands.lens", "plot a run's lenses: error vs a reference, spectrum, trajectory"),
     "train": ("diffusion_studio.training.command", "train a diffusion model (DDPM Algorithm 1)"),
     "convert-weights": ("diffusion_studio.commands.convert_weights", "turn a diffusers folder's .bin into safetensors"),
 }

@@ -10,7 +10,8 @@ from diffusion_studio.commands import arguments as A
 from diffusion_studio.commands import sample_more
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T
-from diffusion_studio.core.steps import Spacing, Variance
+from diffusion_studio.core.steps import SamplerName, Spacing, Variance, parse_interval
+from diffusion_studio.errors import OptionError
 from diffusion_studio.io.frames import PANELS
 from diffusion_studio.models.diffusers_defaults import model_sampler_defaults, say_cost
 from diffusion_studio.runs import PreparedRun, RunRequest, prepare_run
@@ -18,6 +19,13 @@ from diffusion_studio.threads import MAX_THREADS
 
 MAX_SIZE = 2048  # a closed-form model's side in pixels
 MAX_BATCH = 4096
+
+
+def _interval(text: str) -> tuple[float, float]:
+    try:
+        return parse_interval(text)
+    except OptionError as err:  # argparse prints "error: argument --guidance-interval: ..." and exits with 2
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,8 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--sampler",
         default=None,
-        choices=["ddpm", "ddim"],
-        help="ancestral DDPM or DDIM (default: the model's, else ddpm)",
+        choices=[e.value for e in SamplerName],
+        help="ancestral DDPM, DDIM, or Euler / Heun / DPM-Solver++(2M) on a sigma grid (Karras et al. 2022) "
+        "(default: the model's, else ddpm)",
+    )
+    s.add_argument(
+        "--churn", type=A.number(0, 1000), default=0.0, help="Heun only: stochastic churn S_churn (0 = deterministic)"
     )
     s.add_argument(
         "--steps", type=A.whole(1, MAX_T), default=None, help="number of steps (default: T for DDPM, 50 for DDIM)"
@@ -60,7 +72,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--spacing",
         default=None,
         choices=[e.value for e in Spacing],
-        help="how a shorter run picks its timesteps (default: the model's, else leading)",
+        help="how a shorter run picks its timesteps; karras: Karras sigmas (euler, heun, dpmpp_2m) "
+        "(default: the model's, else leading)",
     )
     s.add_argument(
         "--variance",
@@ -80,6 +93,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=A.number(-100, 100),
         default=1.0,
         help="classifier-free guidance scale s (1 = plain conditional, 0 = unconditional)",
+    )
+    g.add_argument(
+        "--guidance-interval",
+        type=_interval,
+        default=None,
+        metavar="LO,HI",
+        help="apply classifier-free guidance only for LO <= t <= HI (Kynkaanniemi et al. 2024)",
     )
     g.add_argument(
         "--classifier-scale",
@@ -136,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch=args.batch,
         strength=strength,
+        churn=args.churn,
+        guidance_interval=args.guidance_interval,
     )
     request = RunRequest(
         model=args.model,
