@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from diffusion_studio.app.about import AboutDialog, ExplainDialog
 from diffusion_studio.app.canvas import IMAGE_RANGE, Canvas
+from diffusion_studio.app.compare_view import install_compare
 from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
 from diffusion_studio.app.exporting import (
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         self._secondary.timeout.connect(self._update_secondary)
         self._build_layout()
         self.menu_actions = build_menus(self)
+        install_compare(self)  # Run > Compare and Branch… (app/compare_view.py)
         self.playhead_keys = install_playhead_keys(self, self.player)
         self._connect()
         saved = self.settings.controls()
