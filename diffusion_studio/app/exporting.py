@@ -217,8 +217,22 @@ def _png_bytes(image: Image.Image) -> int:
     return buffer.tell()
 
 
-def run_export(source: ExportSource, req: ExportRequest, cancel: CancelToken) -> Iterator[ExportSummary | Path]:
-    """Gather the chosen frames and write them atomically; yields the summary (GIF) or the path (sheet)."""
+@dataclass
+class ExportOutcome:
+    """What :func:`run_export` wrote, set on the worker thread the moment the file is in place. The window reads it
+    after the thread has ended, so a file written while the window was closing (a cancel arriving during the
+    atomic write, which always completes) is reported as written, never as cancelled."""
+
+    written: ExportSummary | Path | None = None
+
+
+def run_export(
+    source: ExportSource, req: ExportRequest, cancel: CancelToken, outcome: ExportOutcome | None = None
+) -> Iterator[ExportSummary | Path]:
+    """Gather the chosen frames and write them atomically; yields the summary (GIF) or the path (sheet).
+
+    A cancel before the write leaves any old file as it was; once the write has begun it completes."""
+    outcome = outcome if outcome is not None else ExportOutcome()
     positions = chosen_positions(source, req)
     frames = []
     for i in positions:
@@ -229,11 +243,14 @@ def run_export(source: ExportSource, req: ExportRequest, cancel: CancelToken) ->
     titles = [source.pane_names[p] for p in req.panes] if req.titles else None
     note = source.note or None
     if req.kind == "sheet":
-        yield export_contact_sheet(req.path, frames, labels if req.options.label else None, req.columns,
-                                   req.options.scale, titles, note if req.options.label else None)
+        outcome.written = export_contact_sheet(req.path, frames, labels if req.options.label else None,
+                                               req.columns, req.options.scale, titles,
+                                               note if req.options.label else None)
+        yield outcome.written
         return
     options = replace(req.options, stride=None, frame_count=None)  # the thinning is done above
-    yield export_gif(req.path, frames, labels, options, titles, note)
+    outcome.written = export_gif(req.path, frames, labels, options, titles, note)
+    yield outcome.written
 
 
 def file_stem(*parts: object) -> str:

@@ -34,6 +34,7 @@ from diffusion_studio.app.compare_view import install_compare
 from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
 from diffusion_studio.app.exporting import (
+    ExportOutcome,
     ExportRequest,
     ExportSource,
     default_export_path,
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self._chain_job = BackgroundJob("chain", self)
         self._export_job = BackgroundJob("export", self)
         self._export_result: object = None
+        self._export_outcome = ExportOutcome()
         self._last_slow_update = 0.0
         self._last_secondary, self._secondary_cost = 0.0, 0.0
         self._secondary = QTimer(self)
@@ -608,19 +610,22 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Export in progress", "Wait for the current export to finish.")
             return False
         self._export_result = None
+        self._export_outcome = outcome = ExportOutcome()
         text = f"Writing {request.path.name}…"
         if self.session.running:
             self.status.say(text)  # the progress bar belongs to the run
         else:
             self.status.busy(text)
-        self._export_job.start(lambda cancel: run_export(source, request, cancel))
+        self._export_job.start(lambda cancel: run_export(source, request, cancel, outcome))
         return True
 
     def _on_export_item(self, obj: object) -> None:
         self._export_result = obj
 
     def _on_export_ended(self, status: str, message: str) -> None:
-        result = self._export_result
+        result = self._export_result or self._export_outcome.written  # written even if the end says cancelled
+        if status == CANCELLED and result is not None:
+            status = FINISHED
         if status == FINISHED and isinstance(result, ExportSummary):
             text = (f"Wrote {result.path.name}: {result.frames} frames, {result.bytes / 1e6:.2f} MB, "
                     f"{result.seconds:.1f} s per play.")
