@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from diffusion_studio.errors import OptionError
 from diffusion_studio.io.atomic import atomic_target
@@ -34,6 +34,8 @@ PALETTE_SAMPLES = 16  # frames (evenly spaced, first and last included) stacked 
 PALETTE_PIXELS = 1 << 14  # their pixels are subsampled to about this many (the palette cost is O(pixels))
 PALETTE_KMEANS = 1  # one k-means pass after median cut: much closer colours for ~0.15 s
 MAX_FPS = 100.0
+CELL_GAP = 3 * GAP  # between the steps of a contact sheet
+CELL_FRAME = (200, 200, 200)
 MIN_DELAY_MS = 20
 
 
@@ -116,16 +118,19 @@ def export_gif(
     frames: Sequence[Frame],
     labels: Sequence[str] | None = None,
     options: GifOptions | None = None,
+    titles: Sequence[str] | None = None,
+    note: str | None = None,
 ) -> ExportSummary:
     """Write ``frames`` (denoising order, one per step) as an animated GIF, atomically.
 
     Each frame is an (H, W, 3) / (H, W) uint8 array or a tuple of panels laid side by side; ``labels``
-    (e.g. "t = 734") are drawn in a caption strip under the panels when ``options.label`` is set.
+    (e.g. "t = 734") are drawn in a caption strip under the panels when ``options.label`` is set, with ``note``
+    (the run's settings) as a second line; ``titles`` name the panels above them.
     """
     options = options or GifOptions()
     options.check()
     shown = labels if options.label else None
-    layout = make_layout(frames, shown, options.scale)  # checks every frame, sizes the caption
+    layout = make_layout(frames, shown, options.scale, titles, note if options.label else None)
     keep = select_indices(len(frames), options.stride, options.frame_count)
 
     def draw(i: int) -> Image.Image:
@@ -162,19 +167,28 @@ def export_contact_sheet(
     labels: Sequence[str] | None = None,
     columns: int | None = None,
     scale: int = 1,
+    titles: Sequence[str] | None = None,
+    note: str | None = None,
 ) -> Path:
-    """Write the steps as a PNG grid, row by row, ``columns`` wide (default near-square), atomically."""
+    """Write the steps as a PNG grid, row by row, ``columns`` wide (default near-square), atomically.
+
+    Steps are ``CELL_GAP`` apart (three times the gap between one step's panes) and each sits in a thin grey
+    frame, so one step's panes read as a group. ``titles`` name the panes; ``note`` goes under every label."""
     if columns is not None and columns < 1:
         raise OptionError(f"The contact sheet needs at least 1 column, not {columns}.")
-    layout = make_layout(frames, labels, scale)
+    layout = make_layout(frames, labels, scale, titles, note)
     cols = min(len(frames), columns or math.ceil(math.sqrt(len(frames))))
     rows = math.ceil(len(frames) / cols)
     cell_w, cell_h = layout.size
-    sheet = Image.new("RGB", (cols * cell_w + (cols + 1) * GAP, rows * cell_h + (rows + 1) * GAP), BACKGROUND)
+    sheet = Image.new("RGB", (cols * cell_w + (cols + 1) * CELL_GAP, rows * cell_h + (rows + 1) * CELL_GAP),
+                      BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
     for k, frame in enumerate(frames):
         row, col = divmod(k, cols)
         tile = compose(frame, labels[k] if labels else None, layout)
-        sheet.paste(tile, (GAP + col * (cell_w + GAP), GAP + row * (cell_h + GAP)))
+        x, y = CELL_GAP + col * (cell_w + CELL_GAP), CELL_GAP + row * (cell_h + CELL_GAP)
+        sheet.paste(tile, (x, y))
+        draw.rectangle((x - 2, y - 2, x + cell_w + 1, y + cell_h + 1), outline=CELL_FRAME)
     with atomic_target(path) as tmp:
         sheet.save(tmp, format="PNG", optimize=False)
     return Path(path)
