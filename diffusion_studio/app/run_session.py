@@ -43,7 +43,8 @@ class RefreshPacer:
 
     ``ready()`` is asked once per timer tick; it charges the CPU time the thread used since the last tick (the
     previous refresh's painting included) and says whether there is credit left for another refresh. The credit is
-    capped, so a quiet spell does not buy a burst of refreshes later.
+    capped at ``cap_s`` both ways: a quiet spell does not buy a burst of refreshes later, and one long piece of work
+    (starting a run, a dialog) delays the next refresh by at most ``cap_s / share``.
     """
 
     def __init__(self, share: float = GUI_SHARE, cap_s: float = 0.01,
@@ -60,7 +61,8 @@ class RefreshPacer:
         wall, cpu = self._wall(), self._cpu()
         last_wall, last_cpu = self._last
         self._last = (wall, cpu)
-        self._credit = min(self._credit + self.share * (wall - last_wall) - (cpu - last_cpu), self.cap_s)
+        credit = self._credit + self.share * (wall - last_wall) - (cpu - last_cpu)
+        self._credit = max(-self.cap_s, min(credit, self.cap_s))
         return self._credit >= 0
 
 
@@ -151,7 +153,7 @@ class RunSession(QObject):
             self.noticed.emit(obj.text)
 
     def _tick(self) -> None:
-        if self.pacer.ready():
+        if self.pacer.ready() or self._seen == 0:  # the first frame shows at once
             self._flush()
 
     def _flush(self) -> None:

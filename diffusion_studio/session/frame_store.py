@@ -20,7 +20,7 @@ import bisect
 import itertools
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 
 from diffusion_studio.io.gif import select_indices
 from diffusion_studio.session.arena import StepArena
@@ -40,10 +40,10 @@ class MemoryBudget:
     def __init__(self, total_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.total_bytes = int(total_bytes)
         self._lock = threading.Lock()
-        self._reserved: dict[int, int] = {}
-        self._stores: weakref.WeakValueDictionary[int, FrameStore] = weakref.WeakValueDictionary()
+        self._reserved: dict[Hashable, int] = {}
+        self._stores: weakref.WeakValueDictionary[Hashable, FrameStore] = weakref.WeakValueDictionary()
 
-    def available(self, key: int | None = None) -> int:
+    def available(self, key: Hashable | None = None) -> int:
         """Bytes not reserved by others (the reservation held under ``key`` counts as available to it)."""
         with self._lock:
             others = sum(n for k, n in self._reserved.items() if k != key)
@@ -54,7 +54,7 @@ class MemoryBudget:
         with self._lock:
             return sum(self._reserved.values())
 
-    def reserve(self, key: int, nbytes: int) -> None:
+    def reserve(self, key: Hashable, nbytes: int) -> None:
         """Hold ``nbytes`` under ``key`` (replacing what it held); raises ValueError beyond what is available."""
         with self._lock:
             others = sum(n for k, n in self._reserved.items() if k != key)
@@ -62,16 +62,17 @@ class MemoryBudget:
                 raise ValueError(f"{nbytes} bytes asked for, {self.total_bytes - others} available")
             self._reserved[key] = nbytes
 
-    def release(self, key: int) -> None:
+    def release(self, key: Hashable) -> None:
         with self._lock:
             self._reserved.pop(key, None)
 
-    def _register(self, key: int, store: FrameStore) -> None:
+    def _register(self, key: Hashable, store: FrameStore) -> None:
         self._stores[key] = store
 
     def notes(self) -> list[str]:
         """One sentence per store that keeps fewer frames than its run makes (empty when nothing was dropped)."""
-        return [n for _, store in sorted(self._stores.items()) if (n := store.note())]
+        stores = sorted(self._stores.values(), key=lambda store: store._order)
+        return [n for store in stores if (n := store.note())]
 
 
 _keys = itertools.count()
@@ -83,7 +84,8 @@ class FrameStore:
     def __init__(self, budget: MemoryBudget | int | None = None, label: str = "") -> None:
         self.budget = budget if isinstance(budget, MemoryBudget) else MemoryBudget(budget or DEFAULT_BUDGET_BYTES)
         self.label = label
-        self._key = next(_keys)
+        self._order = next(_keys)
+        self._key = ("frame store", self._order)  # never equal to another holder's key (e.g. an id())
         self.budget._register(self._key, self)
         weakref.finalize(self, self.budget.release, self._key)
         self._lock = threading.Lock()

@@ -56,3 +56,9 @@ def test_the_pacer_keeps_the_gui_threads_cpu_to_its_share():
         ready += cheap.ready()
         clock["cpu"] += 0.0002  # cheap refreshes: every tick
     assert ready == 100
+    clock["cpu"] += 1.0  # a second of other work in the GUI thread (e.g. a dialog) ...
+    waits = 0
+    while not cheap.ready():
+        clock["wall"] += 0.016
+        waits += 1
+    assert waits * 0.016 <= 0.01 / 0.05 + 0.016  # ... delays the next refresh by at most cap / share
