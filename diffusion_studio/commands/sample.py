@@ -55,9 +55,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM-like")
     s.add_argument(
         "--spacing",
-        default="leading",
+        default=None,
         choices=[e.value for e in Spacing],
-        help="how a shorter run picks its timesteps; karras: Karras sigmas (euler, heun, dpmpp_2m)",
+        help="how a shorter run picks its timesteps (default: leading for ddpm/ddim, linspace for the others, "
+        "as diffusers); karras: Karras sigmas (euler, heun, dpmpp_2m)",
     )
     s.add_argument(
         "--variance",
