@@ -41,7 +41,7 @@ class SpectrumPanel(QWidget):
         self.floor = pg.InfiniteLine(angle=0, pen=pg.mkPen("k", width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
                                      label="noise floor", labelOpts={"position": 0.1, "color": "k"})
         self.crossover = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2),
-                                         label="signal = noise", labelOpts={"position": 0.9, "color": "#d62728"})
+                                         label="signal = noise", labelOpts={"position": 0.45, "color": "#d62728"})
         self.plot.addItem(self.floor)
         self.plot.addItem(self.crossover)
         layout = QVBoxLayout(self)

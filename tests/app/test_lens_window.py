@@ -18,6 +18,8 @@ def test_lenses_follow_the_playhead(make_window, qtbot):
     qtbot.waitUntil(lambda: "steps." in lenses.status.text(), timeout=20000)
     assert len(lenses.frames) == 10 and [f.t for f in lenses.frames] == w.session.store.timesteps[:-1]
     coords = lenses.trajectory.coords
+    curve = lenses.error.curve  # the closed-form model: the reference is the exact posterior mean
+    assert curve is not None and len(curve.x0) == 10 and curve.x_t[0] < 1e-5 and curve.final < 0.5
     assert coords["x_t"].shape == (11, 2) and coords["x0"].shape == (10, 2)  # x_t: the steps and the final image
     recorded = w.session.store.timesteps
     for k in (0, 4, 9):
@@ -29,6 +31,7 @@ def test_lenses_follow_the_playhead(make_window, qtbot):
         assert shown.noise_floor == np.float64(1 - lenses.frames[k].alpha_bar)
         x, y = lenses.trajectory.markers["x_t"].getData()
         assert (x[0], y[0]) == tuple(coords["x_t"][k])
+        assert lenses.error.marker.getData()[0][0] == np.log10(lenses.error.curve.sigmas[k])
         assert elapsed < 1.0  # generous on a shared CI machine; benchmarks/bench_core.py times the lens itself
     w.player.timeline.set_t(-1, emit=True)
     x, _ = lenses.trajectory.markers["x_t"].getData()
