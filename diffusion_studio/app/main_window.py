@@ -647,6 +647,12 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         AboutDialog(self.windowIcon(), self).exec()
 
+    def open_lenses(self) -> None:
+        """Spectrum and trajectory lenses of the current settings' run, following the playhead (issue 12)."""
+        from diffusion_studio.app.lens_window import open_lenses
+
+        self.lenses = open_lenses(self, getattr(self, "lenses", None))
+
     def show_explanation(self) -> None:
         dialog = ExplainDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -72,8 +72,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--spacing",
         default=None,
         choices=[e.value for e in Spacing],
-        help="how a shorter run picks its timesteps; karras: Karras sigmas (euler, heun, dpmpp_2m) "
-        "(default: the model's, else leading)",
+        help="how a shorter run picks its timesteps (default: the model folder's, else leading for ddpm/ddim and "
+        "linspace for the others, as diffusers); karras: Karras sigmas (euler, heun, dpmpp_2m)",
     )
     s.add_argument(
         "--variance",

@@ -29,7 +29,7 @@ class SamplingPlan:
     sampler: str = SamplerName.DDPM.value  # a SamplerName: ddpm, ddim, euler, heun, dpmpp_2m
     steps: int | None = None  # None: every t for DDPM, 50 for DDIM, 25 for the others; fewer DDPM steps respace
     eta: float = 0.0  # DDIM only
-    spacing: str = Spacing.LEADING.value  # leading, trailing, linspace; karras (Euler, Heun, DPM-Solver++ only)
+    spacing: str | None = None  # leading, trailing, linspace, karras; None: the sampler's diffusers default
     variance: str = Variance.BETA_TILDE.value  # DDPM only: sigma_t^2 = beta_t or beta~_t
     clip_x0: bool = True  # DDPM and DDIM only (Euler, Heun and DPM-Solver++ never clip, as diffusers' defaults)
     seed: int = 0
@@ -42,6 +42,18 @@ class SamplingPlan:
     @property
     def sampler_name(self) -> SamplerName:
         return SamplerName.parse(self.sampler)
+
+    @property
+    def spacing_name(self) -> Spacing:
+        """The spacing in use: as chosen, else diffusers' default for the sampler's scheduler (``timestep_spacing``
+        is "leading" for DDPMScheduler and DDIMScheduler, "linspace" for the Euler, Heun and DPM-Solver schedulers)."""
+        if self.spacing is not None:
+            try:
+                return Spacing(self.spacing)
+            except ValueError:
+                names = ", ".join(m.value for m in Spacing)
+                raise OptionError(f"Unknown spacing '{self.spacing}'; choose one of {names}.") from None
+        return Spacing.LINSPACE if self.sampler_name.on_sigmas else Spacing.LEADING
 
     def checked(self, sched: Schedule) -> SamplingPlan:
         """Validate against a schedule; raise :class:`OptionError` with one sentence if something is off."""
@@ -61,7 +73,7 @@ class SamplingPlan:
             if not (0 <= lo <= hi < float("inf")):
                 raise OptionError(f"The guidance interval needs 0 <= LO <= HI, got {lo:g},{hi:g}.")
         Variance(self.variance)
-        Spacing(self.spacing)
+        self.spacing_name  # noqa: B018 - raises on an unknown spacing
         self.timesteps(sched)
         return self
 
@@ -73,7 +85,7 @@ class SamplingPlan:
 
     def grid(self, sched: Schedule) -> SigmaGrid:
         """The sigma grid of a Euler/Heun/DPM-Solver++ plan (cut at t0 for an SDEdit start)."""
-        grid = sigma_grid(self.sampler_name, sched, self._steps(sched), self.spacing)
+        grid = sigma_grid(self.sampler_name, sched, self._steps(sched), self.spacing_name)
         return grid if self.strength is None else grid.from_time(round(self.strength * (sched.T - 1)))
 
     def timesteps(self, sched: Schedule) -> list[int]:
@@ -84,7 +96,7 @@ class SamplingPlan:
         if self.sampler_name is SamplerName.DDPM and steps == sched.T:
             ts = list(range(sched.T - 1, -1, -1))
         else:
-            ts = ddim_timesteps(sched, steps, self.spacing)
+            ts = ddim_timesteps(sched, steps, self.spacing_name)
         if self.strength is not None:
             t0 = round(self.strength * (sched.T - 1))
             ts = [t for t in ts if t <= t0]

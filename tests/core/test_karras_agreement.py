@@ -144,3 +144,21 @@ def test_start_scale_is_init_noise_sigma_in_vp_scale() -> None:
         s0 = float(grid.sigmas[0])
         assert grid.start_scale * (1 + s0**2) ** 0.5 == pytest.approx(float(ref.init_noise_sigma), rel=1e-6)
     assert sigma_grid("dpmpp_2m", sched, 10, "karras").start_scale == 1.0
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("spacing", [None, "karras", "trailing"])
+def test_run_plan_with_a_seed_is_diffusers_pipeline_with_that_noise(name: str, spacing: str | None) -> None:
+    """run_plan draws z from the seed and starts where diffusers' pipeline starts from latents = z init_noise_sigma;
+    a plan without a spacing uses the scheduler's default (linspace)."""
+    from diffusion_studio.core import SamplingPlan, run_plan
+
+    sched = make_schedule("linear", T)
+    plan = SamplingPlan(sampler=name, steps=9, spacing=spacing, seed=11, batch=2)
+    steps = list(run_plan(FakeEps(), sched, plan, (3, 8, 8)))
+    z = torch.randn((2, 3, 8, 8), generator=torch.Generator().manual_seed(11))
+    base = "linspace" if spacing in (None, "karras") else spacing
+    ref = _scheduler(name, "linear", 9, base, spacing == "karras")
+    inputs, final = _diffusers_run(ref, FakeEps(), sched, z)
+    assert _rel(steps[0].x_t, inputs[0]) < 1e-6
+    assert _rel(steps[-1].x_prev, final) < 1e-4

@@ -50,6 +50,12 @@ def test_sigma_samplers_in_a_plan_recover_the_reference(ideal_one, checker_image
         torch.testing.assert_close(s.x_t, a**0.5 * s.x0_pred + (1 - a) ** 0.5 * s.eps_pred, atol=1e-4, rtol=1e-4)
 
 
+def test_default_spacing_is_diffusers_default_for_the_sampler() -> None:
+    assert SamplingPlan(sampler="ddim").spacing_name == "leading"
+    assert SamplingPlan(sampler="euler").spacing_name == SamplingPlan(sampler="dpmpp_2m").spacing_name == "linspace"
+    assert SamplingPlan(sampler="heun", spacing="trailing").spacing_name == "trailing"
+
+
 def test_karras_spacing_is_refused_for_ddpm_and_ddim_and_churn_for_non_heun() -> None:
     sched = make_schedule("linear", 100)
     for plan in (
@@ -57,6 +63,7 @@ def test_karras_spacing_is_refused_for_ddpm_and_ddim_and_churn_for_non_heun() ->
         SamplingPlan(sampler="euler", churn=1.0),
         SamplingPlan(sampler="heun", churn=float("nan")),
         SamplingPlan(guidance_interval=(5.0, 1.0)),
+        SamplingPlan(spacing="foo"),
     ):
         with pytest.raises(OptionError):
             plan.checked(sched)
