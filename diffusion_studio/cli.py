@@ -22,6 +22,7 @@ COMMANDS = {
     "models": ("diffusion_studio.commands.models", "list the available models"),
     "train": ("diffusion_studio.training.command", "train a diffusion model (DDPM Algorithm 1)"),
     "convert-weights": ("diffusion_studio.commands.convert_weights", "turn a diffusers folder's .bin into safetensors"),
+    "export-diffusers": ("diffusion_studio.commands.export_diffusers", "write a unet2d model as a diffusers folder"),
 }
 
 
