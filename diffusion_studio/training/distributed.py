@@ -82,7 +82,7 @@ def wrap(net: torch.nn.Module, dist: Dist, device: torch.device) -> torch.nn.Mod
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
+    return DistributedDataParallel(net, device_ids=ids)
 
 
 def mean_over_processes(values: torch.Tensor, dist: Dist) -> torch.Tensor:
