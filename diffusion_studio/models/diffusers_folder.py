@@ -76,12 +76,16 @@ class DiffusersModel(NoisePredictor):
 
     def _labels(self, y: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor | None:
         n = self.info.num_classes
-        if n == 0:
+        embeds = self.net.config.get("num_class_embeds") or 0
+        if embeds == 0:
             return None  # an unconditional model ignores labels
+        null = n if embeds == n + 1 else None  # trained here: the last embedding is the null class
         if y is None:
+            if null is not None:
+                return torch.full((batch,), null, dtype=torch.long, device=device)
             raise OptionError(f"The '{self.info.name}' model is class-conditional: choose a class 0..{n - 1}.")
         y = torch.as_tensor(y, device=device).long().reshape(-1).expand(batch)
-        if int(y.min()) < 0 or int(y.max()) >= n:
+        if int(y.min()) < 0 or int(y.max()) >= (n if null is None else n + 1):
             raise OptionError(
                 f"The '{self.info.name}' model has classes 0..{n - 1} and no 'no class' label, "
                 "so classifier-free guidance cannot apply to it."
@@ -169,3 +173,51 @@ def _load_weights(net: torch.nn.Module, path: Path) -> None:
 
 def _first_line(err: BaseException) -> str:
     return (str(err).splitlines() or [type(err).__name__])[0][:200]
+
+
+def is_studio_unet2d(folder: Path) -> bool:
+    """A studio model folder whose model.json holds a diffusers UNet2DModel (``train --arch unet2d``)."""
+    import json
+
+    try:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("architecture") == ARCHITECTURE
+
+
+def load_studio_unet2d(folder: str | Path, origin: str | None = None) -> DiffusersModel:
+    """Open a studio model folder of a diffusers UNet2DModel (model.json + model.safetensors)."""
+    from diffusion_studio.core.schedules import schedule_from_spec
+    from diffusion_studio.models.weights import MODEL_STEM, read_meta
+
+    folder = Path(folder)
+    path = folder / f"{MODEL_STEM}.json"
+    meta = read_meta(folder, MODEL_STEM, ARCHITECTURE)
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise ModelError(f'{path} has no usable "config" of its UNet2DModel.')
+    facts = check_unet_config(config, path)
+    names = meta.get("class_names", [])
+    if not isinstance(names, list) or (names and facts.num_classes != len(names) + 1):
+        raise ModelError(f'{path} has "class_names" that do not fit num_class_embeds (classes + the null class).')
+    try:
+        schedule = schedule_from_spec(meta["schedule"])
+    except (OptionError, KeyError, TypeError, ValueError) as err:
+        raise ModelError(f'{path} has an unusable "schedule" ({err}).') from None
+    net = _build_unet(config, path)
+    _load_weights(net, folder / f"{MODEL_STEM}.safetensors")
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    info = ModelInfo(
+        name=str(meta.get("name") or folder.name),
+        image_size=facts.image_size,
+        channels=facts.channels,
+        prediction=str(meta.get("prediction", "epsilon")),
+        class_names=tuple(str(c) for c in names),
+        schedule=schedule.spec(),
+        origin=origin or f"{folder} (diffusers UNet2DModel trained here)",
+        licence=str(training.get("licence", "")),
+        parameters=sum(p.numel() for p in net.parameters()),
+        extra={"architecture": ARCHITECTURE, "config": config, "training": training, "layout": "studio"},
+    )
+    return DiffusersModel(net, info)
