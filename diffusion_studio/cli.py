@@ -4,6 +4,7 @@ diffusion-studio [IMAGE]           open the window (with IMAGE loaded)
 diffusion-studio noise IMAGE ...   the forward process as a strip or GIF
 diffusion-studio sample ...        a reverse process as a GIF / PNG
 diffusion-studio models            list models
+diffusion-studio compare ...       runs from the same noise that differ in one setting, side by side
 diffusion-studio train ...         train a model on a folder of images or an .npz
 
 Every error is one ``error:`` line on stderr with exit code 2 (the usage block only with --help).
@@ -26,7 +27,11 @@ COMMANDS = {
     "noise": ("diffusion_studio.commands.noise", "show the forward (noising) process of an image"),
     "sample": ("diffusion_studio.commands.sample", "denoise from noise or from your image, export GIF/PNG"),
     "models": ("diffusion_studio.commands.models", "list the available models"),
+    "compare": ("diffusion_studio.commands.compare", "2 to 4 runs from the same noise, side by side (GIF/PNG)"),
+    "lens": ("diffusion_studio.commands.lens", "plot a run's lenses: error vs a reference, spectrum, trajectory"),
     "train": ("diffusion_studio.training.command", "train a diffusion model (DDPM Algorithm 1)"),
+    "convert-weights": ("diffusion_studio.commands.convert_weights", "turn a diffusers folder's .bin into safetensors"),
+    "export-diffusers": ("diffusion_studio.commands.export_diffusers", "write a unet2d model as a diffusers folder"),
 }
 USAGE_ERROR = 2
 

@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'':<10} {_guidance_line(info.name)}")
         if args.verbose and info.class_names:
             print(f"{'':<10} classes: {', '.join(info.class_names)}")
+    from diffusion_studio.models.diffusers_cache import cached_model_lines
+
+    cached = cached_model_lines()  # diffusers models in the local Hugging Face cache
+    if cached:
+        print("\n" + "\n".join(cached))
     return 0
 
 

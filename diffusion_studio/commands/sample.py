@@ -7,15 +7,25 @@ import math
 from pathlib import Path
 
 from diffusion_studio.commands import arguments as A
+from diffusion_studio.commands import sample_more
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T
-from diffusion_studio.core.steps import Spacing, Variance
+from diffusion_studio.core.steps import SamplerName, Spacing, Variance, parse_interval
+from diffusion_studio.errors import OptionError
 from diffusion_studio.io.frames import PANELS
+from diffusion_studio.models.diffusers_defaults import model_sampler_defaults, say_cost
 from diffusion_studio.runs import PreparedRun, RunRequest, prepare_run
 from diffusion_studio.threads import MAX_THREADS
 
 MAX_SIZE = 2048  # a closed-form model's side in pixels
 MAX_BATCH = 4096
+
+
+def _interval(text: str) -> tuple[float, float]:
+    try:
+        return parse_interval(text)
+    except OptionError as err:  # argparse prints "error: argument --guidance-interval: ..." and exits with 2
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,22 +54,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="image side for closed-form models (default 64 from noise, 128 with --init)",
     )
     s = p.add_argument_group("sampler")
-    s.add_argument("--sampler", default="ddpm", choices=["ddpm", "ddim"], help="ancestral DDPM or DDIM")
+    s.add_argument(
+        "--sampler",
+        default=None,
+        choices=[e.value for e in SamplerName],
+        help="ancestral DDPM, DDIM, or Euler / Heun / DPM-Solver++(2M) on a sigma grid (Karras et al. 2022) "
+        "(default: ddpm, or what a diffusers model folder's scheduler names)",
+    )
+    s.add_argument(
+        "--churn", type=A.number(0, 1000), default=0.0, help="Heun only: stochastic churn S_churn (0 = deterministic)"
+    )
     s.add_argument(
         "--steps", type=A.whole(1, MAX_T), default=None, help="number of steps (default: T for DDPM, 50 for DDIM)"
     )
     s.add_argument("--eta", type=A.number(0, 1), default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM-like")
     s.add_argument(
         "--spacing",
-        default="leading",
+        default=None,
         choices=[e.value for e in Spacing],
-        help="how a shorter run picks its timesteps",
+        help="how a shorter run picks its timesteps (default: leading for ddpm/ddim and linspace for the others, "
+        "as diffusers, or a diffusers model folder's own); karras: Karras sigmas (euler, heun, dpmpp_2m)",
     )
     s.add_argument(
         "--variance",
-        default="beta_tilde",
+        default=None,
         choices=[e.value for e in Variance],
-        help="DDPM sigma_t^2: beta_t or the posterior variance beta~_t",
+        help="DDPM sigma_t^2: beta_t or the posterior variance beta~_t "
+        "(default: beta_tilde, or a diffusers model folder's)",
     )
     s.add_argument("--no-clip", action="store_true", help="do not clip the predicted x0 to [-1, 1]")
     s.add_argument("--seed", type=A.seed, default=0, help="random seed; the same seed gives the same frames")
@@ -73,6 +94,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=A.number(-100, 100),
         default=1.0,
         help="classifier-free guidance scale s (1 = plain conditional, 0 = unconditional)",
+    )
+    g.add_argument(
+        "--guidance-interval",
+        type=_interval,
+        default=None,
+        metavar="LO,HI",
+        help="apply classifier-free guidance only for LO <= t <= HI (Kynkaanniemi et al. 2024)",
     )
     g.add_argument(
         "--classifier-scale",
@@ -111,22 +139,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads", type=A.whole(1, MAX_THREADS), default=None, help="CPU threads (default: the idle cores)"
     )
+    sample_more.add_arguments(p)  # --seeds, --branch-at/--branches, --filmstrip (session layer)
 
 
 def run(args: argparse.Namespace) -> int:
     from diffusion_studio.commands.recording import record_run, write_outputs
 
     strength = args.strength if args.strength is not None else (0.6 if args.init is not None else None)
+    chosen = model_sampler_defaults(args)  # a diffusers folder's scheduler config fills what was not given
     plan = SamplingPlan(
-        sampler=args.sampler,
-        steps=args.steps,
+        sampler=chosen.sampler,
+        steps=chosen.steps,
         eta=args.eta,
-        spacing=args.spacing,
-        variance=args.variance,
-        clip_x0=not args.no_clip,
+        spacing=chosen.spacing,
+        variance=chosen.variance,
+        clip_x0=chosen.clip_x0,
         seed=args.seed,
         batch=args.batch,
         strength=strength,
+        churn=args.churn,
+        guidance_interval=args.guidance_interval,
     )
     request = RunRequest(
         model=args.model,
@@ -141,8 +173,11 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     A.distinct_outputs(gif=args.gif, png=args.png, sheet=args.sheet)
+    if sample_more.wanted(args):
+        return sample_more.run(args, request)
     prepared = prepare_run(request)
     check_fits(prepared, args)
+    say_cost(prepared, chosen.notes, args.quiet)
     recording = record_run(prepared, args.panels, frame_count=args.frames, quiet=args.quiet)
     write_outputs(recording, args)
     return 0
