@@ -11,7 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from diffusion_studio.commands import arguments as A  # argument types: one error: line before any work
+from diffusion_studio.core.schedules import MAX_T
 from diffusion_studio.errors import OptionError
+from diffusion_studio.session.branching import MAX_BRANCHES
 from diffusion_studio.session.request import RunRequest
 
 
@@ -20,14 +23,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", default=None, metavar="LIST",
                    help="the same settings for several seeds on one playhead, e.g. 0-8 or 1,5,9,13 (4 or 9 "
                    "make a square): --gif and --png then show them all, labelled")
-    g.add_argument("--branch-at", type=int, default=None, metavar="T",
+    g.add_argument("--branch-at", type=A.whole(0, MAX_T), default=None, metavar="T",
                    help="continue the run from its step nearest t = T with fresh noise (see --branches); --gif "
                    "and --png show the trunk, the branches and the per-pixel spread across them")
-    g.add_argument("--branches", type=int, default=4, help="how many branches for --branch-at (default 4)")
-    g.add_argument("--filmstrip", type=Path, default=None, metavar="PATH",
+    g.add_argument("--branches", type=A.whole(1, MAX_BRANCHES), default=4,
+                   help="how many branches for --branch-at (default 4)")
+    g.add_argument("--filmstrip", type=A.output_file, default=None, metavar="PATH",
                    help="write the predicted x0 at evenly chosen steps as one PNG strip, the decision step marked")
-    g.add_argument("--filmstrip-frames", type=int, default=10, help="pictures in the --filmstrip (default 10)")
-    g.add_argument("--decision-tol", type=float, default=0.1,
+    g.add_argument("--filmstrip-frames", type=A.whole(2, 100), default=10,
+                   help="pictures in the --filmstrip (default 10)")
+    g.add_argument("--decision-tol", type=A.number(0, 2, lo_open=True), default=0.1,
                    help="the decision step is the first whose x0 stays within this RMS distance of the final "
                    "picture ([-1, 1] units, default 0.1)")
 
