@@ -48,7 +48,7 @@ from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
 from diffusion_studio.app.maths_panel import MathsPanel, MathsState
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
-from diffusion_studio.app.readout import forward_readout
+from diffusion_studio.app.readout import forward_readout, frame_readout
 from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
@@ -391,7 +391,8 @@ class MainWindow(QMainWindow):
         info, latest = self.session.info, self.session.latest
         frame = latest if latest is not None and latest.t == t else self.session.store.at(t)
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
-        self.canvas.set_raw(None)  # a run records pictures only: the readout marks values at the display bounds
+        # raw values while the store keeps tensors; from pictures the readout marks values at the display bounds
+        self.canvas.set_raw(frame_readout(frame) if frame is not None else None)
         if frame is None:
             hint = "press Run to sample" if info is None else "waiting for the first step…"
             self.canvas.set_titles([f"{X_T} " + MUTED.format(hint), f"{X0_HAT} " + MUTED.format("model's guess"),

@@ -168,7 +168,7 @@ def test_the_readout_follows_the_playhead_and_shows_raw_values(make_window, qtbo
     assert "ε = " + " ".join(f"{v:+.2f}" for v in f.eps[4, 6]) in text
 
 
-def test_the_readout_follows_the_view_and_marks_clipped_picture_values(make_window, qtbot):
+def test_the_readout_follows_the_view_with_raw_run_values(make_window, qtbot):
     w = make_window()
     with qtbot.waitSignal(w.runEnded, timeout=20000):
         w.start_run()
@@ -176,8 +176,22 @@ def test_the_readout_follows_the_view_and_marks_clipped_picture_values(make_wind
     first = w.session.store.frames[0]
     w.player.timeline.set_t(first.t, emit=True)
     text = w.canvas.readout.text()
-    code = first.x_t[2, 3, 0]
-    shown = "≤-1.00" if code == 0 else "≥+1.00" if code == 255 else f"{code / 127.5 - 1:+.2f}"
+    raw = first.tensor(0)
+    if raw is not None:  # the store keeps the run's tensors: the value as the sampler made it, unclipped
+        shown = f"{float(raw[0, 0, 2, 3]):+.2f}"
+        assert (raw.abs() > 1).any()  # x_T has values beyond ±1: a picture would clip them
+    else:  # pictures only: a value at the end of the display range is shown as a bound
+        code = first.x_t[2, 3, 0]
+        shown = "≤-1.00" if code == 0 else "≥+1.00" if code == 255 else f"{code / 127.5 - 1:+.2f}"
     assert text.startswith("pixel (3, 2)") and f"xₜ = {shown}" in text
     w.set_view("forward")
     assert w.canvas.readout.text() == w.canvas.describe_pixel(2, 3)
+
+
+def test_the_readout_marks_values_at_the_display_bounds_when_only_pictures_are_known(make_window):
+    w = make_window()
+    canvas = w.canvas
+    canvas.set_raw(None)
+    canvas.set_images([np.array([[[0], [255], [128]]], np.uint8)] * 3)
+    text = canvas.describe_pixel(0, 0) + " | " + canvas.describe_pixel(0, 1) + " | " + canvas.describe_pixel(0, 2)
+    assert "xₜ = ≤-1.00" in text and "xₜ = ≥+1.00" in text and "xₜ = +0.00" in text
