@@ -45,11 +45,12 @@ from diffusion_studio.app.exporting import (
 )
 from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
 from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
-from diffusion_studio.app.maths_panel import MathsPanel, MathsState
+from diffusion_studio.app.maths_panel import MathsPanel
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
 from diffusion_studio.app.readout import forward_readout, frame_readout
 from diffusion_studio.app.run_bar import RunBar
+from diffusion_studio.app.run_labels import controls_maths_state, run_maths_state, run_names
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
 from diffusion_studio.app.settings import Settings
@@ -414,17 +415,9 @@ class MainWindow(QMainWindow):
         t = min(self.player.timeline.t, self._view_schedule().T - 1)
         info = self.session.info
         if self.view == REVERSE and info is not None:
-            p = info.plan
-            _, name, cfg, classifier, *_ = self._run_names(info)
-            state = MathsState(info.schedule, t, info.t_prevs.get(t, t - 1), p.sampler, p.eta, p.variance,
-                               p.clip_x0, reverse=True, class_name=name, cfg_scale=cfg, classifier_scale=classifier)
+            state = run_maths_state(info, self.controls, t)
         else:
-            s, c = self.controls.sampler_settings(), self.controls
-            name = c.class_name() if c.class_combo.isEnabled() else None
-            state = MathsState(self._view_schedule(), t, t - 1, s["sampler"], s["eta"], s["variance"],
-                               s["clip_x0"], reverse=self.view == REVERSE, class_name=name,
-                               cfg_scale=c.guidance.value() if name is not None else 1.0,
-                               classifier_scale=c.classifier_scale.value() if c.classifier_scale.isEnabled() else 0.0)
+            state = controls_maths_state(self.controls, self._view_schedule(), t, self.view == REVERSE)
         self.maths.show_state(state)
 
     def _on_term_hovered(self, key: str) -> None:
@@ -572,19 +565,10 @@ class MainWindow(QMainWindow):
             frames, info = self.session.store.frames, self.session.info
             if not frames or info is None:
                 return None
-            return reverse_source(frames, info.schedule, run_note(*self._run_names(info)))
+            return reverse_source(frames, info.schedule, run_note(*run_names(info, self.controls)))
         f = self.forward
         note = f"{self.image_name} · {f.schedule.describe()} · noise seed {f.seed}" if f is not None else ""
         return None if f is None else forward_source(f.image, f.schedule, f.seed, note)
-
-    def _run_names(self, info) -> tuple:
-        """(model, class name, cfg scale, classifier scale, sampler, steps, seed, eta) of the run on screen."""
-        p, g = info.plan, info.plan.guidance
-        names = self.controls.class_names() if info.model == self.controls.model_info().name else ()
-        label = g.label
-        name = None if label is None else (names[label] if 0 <= label < len(names) else str(label))
-        return (info.model, name, g.cfg_scale, g.classifier_scale if g.classifier is not None else 0.0,
-                p.sampler, info.steps, p.seed, p.eta)
 
     def open_export_dialog(self, mode: str = "gif") -> ExportDialog | None:
         source = self.export_source()
@@ -592,8 +576,8 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Nothing to export", "Run the sampler first: there are no frames yet.")
             return None
         if self.view == REVERSE:
-            model, name, _, _, sampler, steps, seed, _ = self._run_names(self.session.info)
-            stem = file_stem(model, name, f"{sampler}{steps}", f"seed{seed}")
+            n = run_names(self.session.info, self.controls)
+            stem = file_stem(n.model, n.class_name, f"{n.sampler}{n.steps}", f"seed{n.seed}")
         else:
             stem = file_stem(Path(self.image_name or "picture").stem, "forward")
         path = default_export_path(self.settings.get_json("export/last").get("folder"), stem,
