@@ -44,6 +44,7 @@ from diffusion_studio.app.exporting import (
     run_note,
 )
 from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
+from diffusion_studio.app.guidance_size import GuidanceProbe
 from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
 from diffusion_studio.app.maths_panel import MathsPanel
 from diffusion_studio.app.menus import build_menus
@@ -102,7 +103,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.setWindowTitle("")  # Qt shows the application display name
         self.setWindowIcon(app_icon())
-        self.session = RunSession(prepare, parent=self)
+        self._prepare, self._probe, self._probing = prepare, None, False
+        self.session = RunSession(self._prepare_run, parent=self)
         models = [m for m in describe_models() if not m.origin.startswith("unusable")]
         self.controls = ControlsPanel(models, sample_images())
         self.canvas = Canvas()
@@ -415,7 +417,13 @@ class MainWindow(QMainWindow):
         t = min(self.player.timeline.t, self._view_schedule().T - 1)
         info = self.session.info
         if self.view == REVERSE and info is not None:
-            state = run_maths_state(info, self.controls, t)
+            sizes, note = None, ""
+            probe, frame = self._probe, self.session.store.at(t)
+            if probe is not None and not self.session.running and frame is not None and frame.t == t:
+                sizes = probe.at(t, info.t_prevs.get(t, t - 1), frame.tensor(0))
+                note = "Not computed: one model call takes too long here to repeat for every step." if probe.slow \
+                    and sizes is None else ""
+            state = run_maths_state(info, self.controls, t, sizes, note)
         else:
             state = controls_maths_state(self.controls, self._view_schedule(), t, self.view == REVERSE)
         self.maths.show_state(state)
@@ -481,14 +489,24 @@ class MainWindow(QMainWindow):
             self.chainReady.emit()
 
     # ================================================================================================ running
+    def _prepare_run(self, request: RunRequest) -> PreparedRun:
+        """Prepare a run; the window's own run (not a comparison's) also gets a probe for its guidance sizes."""
+        prepared = self._prepare(request)
+        if self._probing:
+            self._probe = GuidanceProbe(prepared)
+        return prepared
+
     def start_run(self) -> None:
         """Freeze the controls and start sampling; a run in progress is cancelled and waited for first."""
         image = self.forward.image if self.forward is not None else None
         try:
+            self._probing = True
             info = self.session.start(self.controls.request(image))
         except StudioError as err:
             QMessageBox.warning(self, "Cannot start the run", str(err))
             return
+        finally:
+            self._probing = False
         self.settings.set_controls(self.controls.state())
         self.following = True
         self._t[REVERSE] = info.timesteps[0]

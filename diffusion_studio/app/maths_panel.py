@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QTextBrowser, QToolTip, QVBoxLayout, QWidget
 
+from diffusion_studio.app.guidance_size import GuidanceSize
 from diffusion_studio.app.help_texts import TERMS
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.steps import Variance, ddim_sigma, ddpm_coefficients, ddpm_sigma
@@ -34,6 +35,8 @@ class MathsState:
     class_name: str | None = None  # the class sampled (None: unconditional)
     cfg_scale: float = 1.0  # classifier-free guidance scale s
     classifier_scale: float = 0.0  # classifier guidance scale (Dhariwal & Nichol)
+    sizes: GuidanceSize | None = None  # the guidance terms' sizes at this step (a finished run's step)
+    sizes_note: str = ""  # why there are none, when that is worth saying
 
 
 TERM_STYLE = "color:#2a6fb8; text-decoration:none"
@@ -121,7 +124,7 @@ def guidance_html(m: MathsState) -> str:
     if c:
         t = max(m.t, 0)
         abar = float(m.schedule.alpha_bars[t])
-        if m.sampler == "ddim":
+        if m.sampler != "ddpm":
             html += ("<p>classifier guidance (Dhariwal &amp; Nichol, Algorithm 2):<br>ε̂ ← ε̂<sub>θ</sub> − "
                      "s·√(1−ᾱ<sub>t</sub>)·∇<sub>x</sub> log p<sub>φ</sub>(y | x<sub>t</sub>)"
                      f" = ε̂<sub>θ</sub> − <b>{_n(c * np.sqrt(1 - abar))}</b>·∇ log p(y | x<sub>t</sub>)"
@@ -132,8 +135,16 @@ def guidance_html(m: MathsState) -> str:
                      "N(μ + s·Σ·∇<sub>x</sub> log p<sub>φ</sub>(y | x<sub>t</sub>), Σ),&nbsp; Σ = σ<sub>t</sub>²·I"
                      f"<br>mean shift = <b>{_n(c * sigma**2)}</b>·∇ log p(y | x<sub>t</sub>)&nbsp; (s = {_n(c)})"
                      "</p>")
-    return html + ("<p style='color:#777'>The size of the guidance term itself is not shown: a run records the "
-                   "guided ε̂ only, not ε<sub>c</sub>, ε<sub>u</sub> or the classifier's gradient.</p>")
+    z = m.sizes
+    if z is not None:
+        html += (f"<p>at this step (root-mean-square per pixel): ε<sub>c</sub> − ε<sub>u</sub> = <b>{_n(z.difference)}"
+                 f"</b>, the guidance term s·(ε<sub>c</sub> − ε<sub>u</sub>) = <b>{_n(z.cfg_term)}</b>, against "
+                 f"ε̂<sub>θ</sub> = {_n(z.eps)}")
+        if z.classifier_term is not None:
+            html += f"; the classifier term = <b>{_n(z.classifier_term)}</b>"
+        return html + "</p>"
+    return html + ("<p style='color:#777'>" + (m.sizes_note or "The sizes of the guidance terms are shown for the "
+                   "steps of a finished run (the model is asked again at the step on screen).") + "</p>")
 
 
 TERM_PATTERNS = (  # (HTML of a term as the panel writes it, its key in help_texts.TERMS); longest first

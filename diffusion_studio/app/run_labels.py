@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from diffusion_studio.app.controls import ControlsPanel
+from diffusion_studio.app.guidance_size import GuidanceSize
 from diffusion_studio.app.maths_panel import MathsState
 from diffusion_studio.app.run_session import RunInfo
 from diffusion_studio.core.schedules import Schedule
@@ -34,12 +35,15 @@ def run_names(info: RunInfo, controls: ControlsPanel) -> RunNames:
                     p.sampler, info.steps, p.seed, p.eta)
 
 
-def run_maths_state(info: RunInfo, controls: ControlsPanel, t: int) -> MathsState:
-    """The step t -> t_prev of the run on screen, as the sampler takes it."""
+def run_maths_state(info: RunInfo, controls: ControlsPanel, t: int, sizes: GuidanceSize | None = None,
+                    sizes_note: str = "") -> MathsState:
+    """The step t -> t_prev of the run on screen, as the sampler takes it (``sizes``: its guidance terms)."""
     p, names = info.plan, run_names(info, controls)
+    g = p.guidance
+    cfg = g.cfg_scale_at(t) if hasattr(g, "cfg_scale_at") else names.cfg_scale  # a guidance interval, if any
     return MathsState(info.schedule, t, info.t_prevs.get(t, t - 1), p.sampler, p.eta, p.variance, p.clip_x0,
-                      reverse=True, class_name=names.class_name, cfg_scale=names.cfg_scale,
-                      classifier_scale=names.classifier_scale)
+                      reverse=True, class_name=names.class_name, cfg_scale=cfg,
+                      classifier_scale=names.classifier_scale, sizes=sizes, sizes_note=sizes_note)
 
 
 def controls_maths_state(controls: ControlsPanel, schedule: Schedule, t: int, reverse: bool) -> MathsState:
