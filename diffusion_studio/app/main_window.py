@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
             self._dock("Schedule", "schedule", self.plot, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Maths", "maths", self.maths, Qt.DockWidgetArea.RightDockWidgetArea),
         ]
-        self.resizeDocks(self.docks[1:], [520, 300], Qt.Orientation.Vertical)
+        self.resizeDocks(self.docks[1:], [500, 400], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks[0], self.docks[1]], [scroll.minimumWidth(), 330], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:

@@ -108,18 +108,20 @@ def reverse_html(m: MathsState) -> str:
 
 def guidance_html(m: MathsState) -> str:
     """Classifier-free guidance (Ho & Salimans 2022) and classifier guidance (Dhariwal & Nichol 2021, Algorithms 1
-    and 2) with the coefficients of the step shown."""
+    and 2) with the coefficients of the step shown and, for a finished run's step, the sizes of the terms."""
     html = _h("Guidance")
     if m.class_name is None:
         return html + ("<p>No class chosen: ε̂<sub>θ</sub> = ε<sub>θ</sub>(x<sub>t</sub>, t), unconditional. "
                        "Choose a class to see guidance at work.</p>")
-    s = m.cfg_scale
+    s, z = m.cfg_scale, m.sizes
     html += (f"<p>classifier-free, class “{m.class_name}”, s = {_n(s)}:<br>ε̂<sub>θ</sub> = ε<sub>u</sub> + s·"
              "(ε<sub>c</sub> − ε<sub>u</sub>)"
-             f" = <b>{_n(1 - s)}</b>·ε<sub>u</sub> + <b>{_n(s)}</b>·ε<sub>c</sub></p>"
-             "<p style='color:#777'>ε<sub>c</sub> = ε<sub>θ</sub>(x<sub>t</sub>, y), ε<sub>u</sub> = "
-             "ε<sub>θ</sub>(x<sub>t</sub>, ∅); s = 1 is plain conditional, s = 0 unconditional, s &gt; 1 pushes "
-             "away from the unconditional prediction.</p>")
+             f" = <b>{_n(1 - s)}</b>·ε<sub>u</sub> + <b>{_n(s)}</b>·ε<sub>c</sub></p>")
+    if z is not None:
+        html += (f"<p>at this step (RMS per pixel): s·(ε<sub>c</sub> − ε<sub>u</sub>) = <b>{_n(z.cfg_term)}</b>, "
+                 f"ε<sub>c</sub> − ε<sub>u</sub> = {_n(z.difference)}, ε̂<sub>θ</sub> = {_n(z.eps)}"
+                 + (f"; classifier term = <b>{_n(z.classifier_term)}</b>" if z.classifier_term is not None else "")
+                 + "</p>")
     c = m.classifier_scale
     if c:
         t = max(m.t, 0)
@@ -135,16 +137,13 @@ def guidance_html(m: MathsState) -> str:
                      "N(μ + s·Σ·∇<sub>x</sub> log p<sub>φ</sub>(y | x<sub>t</sub>), Σ),&nbsp; Σ = σ<sub>t</sub>²·I"
                      f"<br>mean shift = <b>{_n(c * sigma**2)}</b>·∇ log p(y | x<sub>t</sub>)&nbsp; (s = {_n(c)})"
                      "</p>")
-    z = m.sizes
-    if z is not None:
-        html += (f"<p>at this step (root-mean-square per pixel): ε<sub>c</sub> − ε<sub>u</sub> = <b>{_n(z.difference)}"
-                 f"</b>, the guidance term s·(ε<sub>c</sub> − ε<sub>u</sub>) = <b>{_n(z.cfg_term)}</b>, against "
-                 f"ε̂<sub>θ</sub> = {_n(z.eps)}")
-        if z.classifier_term is not None:
-            html += f"; the classifier term = <b>{_n(z.classifier_term)}</b>"
-        return html + "</p>"
-    return html + ("<p style='color:#777'>" + (m.sizes_note or "The sizes of the guidance terms are shown for the "
-                   "steps of a finished run (the model is asked again at the step on screen).") + "</p>")
+    html += ("<p style='color:#777'>ε<sub>c</sub> = ε<sub>θ</sub>(x<sub>t</sub>, y), ε<sub>u</sub> = "
+             "ε<sub>θ</sub>(x<sub>t</sub>, ∅); s = 1 is plain conditional, s = 0 unconditional, s &gt; 1 pushes "
+             "away from the unconditional prediction.")
+    if z is None:
+        html += " " + (m.sizes_note or "The sizes of the terms are shown for the steps of a finished run (the "
+                       "model is asked again at the step on screen).")
+    return html + "</p>"
 
 
 TERM_PATTERNS = (  # (HTML of a term as the panel writes it, its key in help_texts.TERMS); longest first
