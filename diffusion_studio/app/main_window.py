@@ -420,9 +420,12 @@ class MainWindow(QMainWindow):
             sizes, note = None, ""
             probe, frame = self._probe, self.session.store.at(t)
             if probe is not None and not self.session.running and frame is not None and frame.t == t:
-                sizes = probe.at(t, info.t_prevs.get(t, t - 1), frame.tensor(0))
-                note = "Not computed: one model call takes too long here to repeat for every step." if probe.slow \
-                    and sizes is None else ""
+                x_t = frame.tensor(0)
+                sizes = probe.at(t, info.t_prevs.get(t, t - 1), x_t)
+                if sizes is None and x_t is None:
+                    note = "Not computed: this run kept pictures only (to save memory), not the raw x_t."
+                elif sizes is None and probe.slow:
+                    note = "Not computed: one model call takes too long here to repeat for every step."
             state = run_maths_state(info, self.controls, t, sizes, note)
         else:
             state = controls_maths_state(self.controls, self._view_schedule(), t, self.view == REVERSE)
@@ -526,8 +529,9 @@ class MainWindow(QMainWindow):
     def _on_run_refreshed(self) -> None:
         """At most once per screen refresh during a run: new frames arrived since the last one.
 
-        The canvas, the timeline, the plot cursor and the maths follow every refresh, so all show the same step;
-        the progress numbers follow at most ten times a second.
+        The canvas and the timeline follow every refresh; the plot cursor and the maths too while they are cheap
+        (on a busy computer every few refreshes, so their share of the GUI thread stays bounded); the progress
+        numbers at most ten times a second.
         """
         latest, store = self.session.latest, self.session.store
         now = time.perf_counter()
@@ -543,7 +547,7 @@ class MainWindow(QMainWindow):
             self._t[REVERSE] = latest.t
             self._show_reverse(latest.t)
             # the cursor and the maths show the step on screen: at every refresh where they cost little, on a
-            # busy computer every few refreshes (their share of the GUI thread stays bounded), never 100 ms late
+            # busy computer every few refreshes (their share of the GUI thread stays bounded)
             if now - self._last_secondary >= SECONDARY_SPACING * self._secondary_cost:
                 self.plot.set_t(latest.t)
                 self._update_maths()
