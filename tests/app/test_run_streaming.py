@@ -25,10 +25,12 @@ def test_the_gui_converts_at_most_three_pictures_per_refresh_however_many_steps_
     refreshes: list[tuple[int, int]] = []  # (frames recorded, conversions so far) at each refresh
     w.session.refreshed.connect(lambda: refreshes.append((w.session.received, len(conversions))))
     w.session.pacer.share = 1.0  # every tick may refresh: the count per refresh is what is tested here
+    crossed: list[object] = []
+    w.session._job.item.connect(crossed.append)  # what the worker sends the GUI thread (notices only)
     with qtbot.waitSignal(w.runEnded, timeout=20000):
         w.start_run()
         time.sleep(0.3)  # the GUI thread is busy elsewhere while the worker records a few hundred steps
-    assert len(w.session.store) == 401
+    assert len(w.session.store) == 401 and crossed == []  # no signal per step: the frames went into the store
     gui = threading.main_thread().name
     assert set(conversions) == {gui}  # the worker converts nothing: it records the tensors
     assert refreshes[0][0] > 30  # the first refresh came after many steps had been recorded
