@@ -10,7 +10,9 @@ far less than wall-clock time:
 - uint8: every step's x_t, x0 and eps converted to uint8 pictures and kept (the window before this change);
 - own tensors: the step's tensors kept as they are;
 - fresh block: each step copied into a block asked for up front (``StepArena``), a new block every run;
-- reused block: the same, into the previous run's block (what a frame store does from the second run on).
+- reused block: the same, into the previous run's block (what a frame store does from the second run on);
+- the window's worker loop: ``record(store, stream_frames(...))`` into a ``FrameStore`` (a reused block, plus the
+  stream's and the store's own bookkeeping).
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ from diffusion_studio.core.plan import run_plan  # noqa: E402
 from diffusion_studio.io.frames import EPS_RANGE  # noqa: E402
 from diffusion_studio.runs import PreparedRun  # noqa: E402
 from diffusion_studio.session.arena import StepArena  # noqa: E402
-from diffusion_studio.session.frames import StepFrames, to_uint8_image  # noqa: E402
+from diffusion_studio.session.frame_store import FrameStore, record  # noqa: E402
+from diffusion_studio.session.frames import (  # noqa: E402
+    StepFrames,
+    count_frames,
+    frame_bytes,
+    raw_frame_bytes,
+    stream_frames,
+    to_uint8_image,
+)
 
 
 def _steps(p: PreparedRun):
@@ -80,9 +90,17 @@ def main() -> None:
         last16[0] = StepArena(steps, reuse=last16[0], dtype=torch.float16)
         return arena_run(p, last16[0])
 
+    store = FrameStore()
+
+    def worker_loop(p: PreparedRun) -> list:
+        store.reset(count_frames(p), frame_bytes(p.shape), raw_frame_bytes(p.shape, p.plan.batch))
+        for _ in record(store, stream_frames(p)):
+            pass
+        return []
+
     ways = {"bare": bare, "uint8 pictures": uint8, "own tensors": own_tensors,
             "fresh block": lambda p: arena_run(p, StepArena(steps)), "reused block": reused,
-            "reused float16 block": reused16}
+            "reused float16 block": reused16, "the window's worker loop": worker_loop}
     times: dict[str, list[float]] = {k: [] for k in ways}
     for f in ways.values():
         f(p)  # warm-up (and the first block for "reused")
