@@ -43,12 +43,14 @@ def _whole(text: str, key: str) -> int | None:
 
 
 # key -> (how to read the text, how to apply it to a request, how to name it in a label)
+SAMPLER_LABELS = {"ddpm": "DDPM", "ddim": "DDIM", "euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
 _PLAN = {
-    "sampler": (str.lower, lambda v: v.upper()),
+    "sampler": (str.lower, lambda v: SAMPLER_LABELS.get(v, v)),
     "steps": (lambda s: _whole(s, "steps"), lambda v: "default steps" if v is None else f"{v} steps"),
     "eta": (lambda s: _number(s, "eta"), lambda v: f"eta {v:g}"),
     "spacing": (str.lower, str),
     "variance": (str.lower, lambda v: f"variance {v}"),
+    "churn": (lambda s: _number(s, "churn"), lambda v: f"churn {v:g}"),
 }
 _REQUEST = {
     "guidance": ("cfg_scale", lambda s: _number(s, "guidance"), lambda v: f"guidance {v:g}"),
@@ -58,7 +60,7 @@ _REQUEST = {
     "model": ("model", str, str),
 }
 VARY_KEYS = (*_PLAN, *_REQUEST)
-_SAMPLER_ONLY = {"eta": "ddim", "variance": "ddpm"}  # a change the other samplers would silently ignore
+_SAMPLER_ONLY = {"eta": "ddim", "variance": "ddpm", "churn": "heun"}  # the others would silently ignore it
 
 
 @dataclass(frozen=True)

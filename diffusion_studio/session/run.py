@@ -24,8 +24,10 @@ import numpy as np
 import torch
 
 from diffusion_studio.core.cancel import CancelToken
+from diffusion_studio.core.karras import sigma_sampler
 from diffusion_studio.core.plan import start_sample
 from diffusion_studio.core.samplers import Step, reverse_process
+from diffusion_studio.errors import OptionError
 from diffusion_studio.io.frames import EPS_RANGE, to_uint8_batch
 from diffusion_studio.session.request import PreparedRun, RunRequest
 
@@ -84,12 +86,20 @@ def sampler_steps(
     generator: torch.Generator,
     cancel: CancelToken | None = None,
 ) -> Iterator[Step]:
-    """The prepared plan's sampler over ``timesteps`` from ``x_start`` (run_plan's loop with the start given)."""
-    plan = prepared.plan
+    """The prepared plan's sampler over ``timesteps`` from ``x_start`` (run_plan's dispatch with the start given).
+
+    DDPM and DDIM can start part-way (a branch, a continued run); the sigma-grid samplers run whole only.
+    """
+    plan, sched = prepared.plan, prepared.schedule
+    name, guidance = plan.sampler_name, plan.with_guidance_interval()
+    if name.on_sigmas:
+        if list(timesteps) != list(prepared.timesteps):
+            raise OptionError(f"A {name.value} run cannot start part-way (branch or continue); use ddpm or ddim.")
+        return sigma_sampler(name, model, sched, x_start, plan.grid(sched), guidance=guidance, churn=plan.churn,
+                             generator=generator, cancel=cancel)
     return reverse_process(
-        model, prepared.schedule, x_start, timesteps, method=plan.sampler, eta=plan.eta,
-        variance=plan.variance, clip_x0=plan.clip_x0, guidance=plan.guidance, generator=generator,
-        cancel=cancel,
+        model, sched, x_start, timesteps, method=name, eta=plan.eta, variance=plan.variance,
+        clip_x0=plan.clip_x0, guidance=guidance, generator=generator, cancel=cancel,
     )
 
 
