@@ -26,6 +26,11 @@ SESSION_MODULES = [
     "diffusion_studio.session.compare",
     "diffusion_studio.session.exports",
     "diffusion_studio.session.forward_view",
+    "diffusion_studio.session.export_plan",
+    "diffusion_studio.session.branching",
+    "diffusion_studio.session.seeds",
+    "diffusion_studio.session.filmstrip",
+    "diffusion_studio.commands.compare",
     "diffusion_studio.runs",
     "diffusion_studio.core",
     "diffusion_studio.io.gif",
@@ -46,13 +51,16 @@ def test_session_imports_without_qt() -> None:
 
 
 def test_old_module_names_still_work() -> None:
+    import diffusion_studio.app.exporting as old_exporting
     import diffusion_studio.app.forward_view as old_forward
     import diffusion_studio.runs as old_runs
+    import diffusion_studio.session.export_plan as export_plan
     import diffusion_studio.session.forward_view as forward
     import diffusion_studio.session.request as request
 
     assert old_runs.RunRequest is request.RunRequest and old_runs.prepare_run is request.prepare_run
     assert old_forward.ForwardProcess is forward.ForwardProcess
+    assert old_exporting.run_export is export_plan.run_export and old_exporting.estimate is export_plan.estimate
 
 
 def test_one_device_choice() -> None:
