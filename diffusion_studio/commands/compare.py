@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "repeat to vary several keys together, e.g. --vary sampler=ddpm,ddim --vary steps=1000,50",
     )
     c.add_argument("--match", default="auto", choices=["auto", "t", "logsnr"],
-                   help="how runs meet on the playhead: same t, or same log-SNR (auto: t when the schedules agree)")
+                   help="how runs meet on the playhead: nearest t, or nearest log-SNR (auto: t when the runs visit the "
+                   "same timesteps, else log-SNR)")
     c.add_argument("--diff-against", type=A.whole(1, MAX_RUNS), default=1, metavar="N",
                    help="run number that the 'diff' panel is measured against (default 1)")
     c.add_argument("--rows", type=A.whole(1, 50), default=6,

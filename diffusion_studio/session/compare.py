@@ -3,7 +3,7 @@
 Each run is what ``diffusion-studio sample`` gives with the same seed and its own settings: the start
 x_T ~ N(0, I) is the first thing its seeded generator draws, so every run starts from the same x_T bit for bit,
 and a stochastic sampler (DDPM, DDIM with eta > 0) draws its later noise from the run's own generator. Nothing
-else is shared. Runs are put on one playhead by t when they share a schedule, else by log-SNR
+else is shared. Runs are put on one playhead by t when they visit the same timesteps, else by log-SNR
 (lambda = log abar_t / (1 - abar_t)), and each run counts its own model calls.
 """
 
@@ -191,9 +191,10 @@ def prepare_all(requests: Sequence[RunRequest],
 
 
 def default_match(prepared: Sequence[PreparedRun]) -> str:
-    """By t when every run has the same schedule, else by log-SNR."""
-    first = prepared[0].schedule
-    return "t" if all(p.schedule.same_as(first) for p in prepared[1:]) else "logsnr"
+    """By t when every run visits the same timesteps of the same schedule, else by log-SNR."""
+    first = prepared[0]
+    same = all(p.schedule.same_as(first.schedule) and p.timesteps == first.timesteps for p in prepared[1:])
+    return "t" if same else "logsnr"
 
 
 Progress = Callable[[int, int, str], tuple[Callable[[RecordedStep], None] | None, Callable[[], None]]]
