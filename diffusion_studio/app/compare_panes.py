@@ -22,7 +22,7 @@ from diffusion_studio.session.run import RecordedStep
 BACKGROUND = QColor("#26282b")
 TEXT = QColor("#e8e8e8")
 GAP = 6
-PANE_TITLES = {"x_t": "xₜ", "x0": "predicted x₀", "eps": "predicted ε", "diff": "|x₀ − run 1's|"}
+PANE_TITLES = {"x_t": "xₜ", "x0": "predicted x₀", "eps": "predicted ε", "diff": "|x₀ − run {ref}'s|"}
 Extra = tuple[str, Callable[[int], np.ndarray]]  # (title, t -> (H, W, 3) uint8): a block after the runs
 
 
@@ -88,7 +88,9 @@ class ComparePanes(QWidget):
         rows = math.ceil(len(blocks) / cols)
         line = metrics.height()
         per_block = max(len(self.panes), 1)
-        legend = max(metrics.horizontalAdvance(PANE_TITLES.get(p, p)) for p in self.panes) + 2 * GAP
+        ref = self.group.reference + 1 if self.group is not None else 1
+        titles = [PANE_TITLES.get(p, p).format(ref=ref) for p in self.panes]
+        legend = max(metrics.horizontalAdvance(title) for title in titles) + 2 * GAP
         width, height = self.width() - legend, self.height()
         side = min((width - GAP * (cols + 1)) / cols,
                    (height - rows * (line + GAP) - GAP * (rows * per_block + 1)) / (rows * per_block))
@@ -99,8 +101,8 @@ class ComparePanes(QWidget):
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for r in range(rows):
             y = GAP + r * block_h + line + GAP
-            for pane in self.panes:
-                painter.drawText(QRectF(left - legend, y, legend - GAP, side), right, PANE_TITLES.get(pane, pane))
+            for title in titles:
+                painter.drawText(QRectF(left - legend, y, legend - GAP, side), right, title)
                 y += side + GAP
         for k, (title, pictures) in enumerate(blocks):
             r, c = divmod(k, cols)
