@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffusion_studio.app.compare_panes import ComparePanes, Extra
+from diffusion_studio.app.compare_panes import ComparePanes, Extra, FilmstripView
 from diffusion_studio.app.worker import FAILED, BackgroundJob
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.errors import StudioError
@@ -107,6 +107,10 @@ class CompareWindow(QWidget):
         self._export_job.item.connect(lambda path: self.status.setText(f"Wrote {path}."))
         self._export_job.ended.connect(self._on_export_ended)
         self.panes = ComparePanes()
+        self.strip = FilmstripView()
+        self.strip_box = QCheckBox("x₀ filmstrip of the reference run")
+        self.strip_box.setChecked(True)
+        self.strip_box.toggled.connect(self._refresh_panes)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.valueChanged.connect(self.set_position)
         self.where = QLabel("")
@@ -128,6 +132,8 @@ class CompareWindow(QWidget):
         layout.addLayout(top)
         layout.addLayout(second)
         layout.addWidget(self.panes, 1)
+        layout.addWidget(self.strip_box)
+        layout.addWidget(self.strip)
         layout.addLayout(bottom)
         layout.addWidget(self.status)
         self._set_running(False)
@@ -293,6 +299,10 @@ class CompareWindow(QWidget):
         if self._columns is not None:  # a seed grid: one picture per seed, in a square
             panes = ("x_t",)
         self.panes.set_group(self.group, panes, self._columns, extras)
+        show_strip = self.strip_box.isChecked() and self.group is not None and bool(self.group.runs)
+        self.strip.setVisible(show_strip)
+        if show_strip:
+            self.strip.set_run(self.group.runs[self.group.reference])
         self.set_position(self.slider.value())
 
     def set_position(self, index: int) -> None:

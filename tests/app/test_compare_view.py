@@ -138,3 +138,17 @@ def test_exports_what_is_on_screen(qtbot, view: CompareWindow, tmp_path) -> None
         with Image.open(tmp_path / name) as im:
             assert im.width > 2 * 4 * 8  # two runs of four panes
     assert "Wrote" in view.status.text()
+
+
+def test_filmstrip_of_the_reference_run_marks_its_decision_step(qtbot, view: CompareWindow) -> None:
+    view.vary.setText("steps=10,5")
+    view.base = RunRequest(model="gaussian", T=40, size=8, plan=SamplingPlan(sampler="ddim"), device="cpu")
+    assert view.start_compare()
+    _wait(qtbot, view)
+    strip = view.strip.strip
+    assert view.strip.isVisible() and strip is not None
+    assert strip.decision in strip.steps and strip.steps[-1] is view.group.runs[0].steps[-1]
+    view.reference.setValue(2)
+    assert view.strip.strip.steps[-1] is view.group.runs[1].steps[-1]
+    view.strip_box.setChecked(False)
+    assert not view.strip.isVisible()
