@@ -322,7 +322,7 @@ class CompareWindow(QWidget):
         if not self._runs:
             return ""
         costs = ", ".join(f"{r.label}: {r.model_calls}" for r in self._runs)
-        notes = " ".join(n for n in (r.note() for r in self._runs) if n)
+        notes = " ".join(n for r in self._runs for n in (r.notice, r.note()) if n)
         return f"Model calls: {costs}. {notes}".strip()
 
     # ------------------------------------------------------------------------------------------------ export

@@ -121,3 +121,25 @@ def test_a_run_over_its_budget_keeps_every_kth_step_and_says_so() -> None:
     whole = Run.start(fake_prepared(FakeModel(), sampler="ddpm", T=100, seed=4, shape=(3, 16, 16)))
     np.testing.assert_array_equal(run.final.x_t, whole.final.x_t)  # only storage changes, never the run
     assert whole.note() == ""
+
+
+def test_cuda_out_of_memory_restarts_the_run_on_the_cpu(monkeypatch) -> None:
+    import diffusion_studio.session.run as run_module
+
+    class RunsOutOnce(FakeModel):
+        def predict_eps(self, x_t, t, schedule, y=None):
+            if self.calls == 3 and not hasattr(self, "failed"):
+                self.failed = True
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+            return super().predict_eps(x_t, t, schedule, y)
+
+    real_start = run_module.start_sample
+    monkeypatch.setattr(run_module, "start_sample", lambda *a: real_start(*a[:-1], "cpu"))  # no GPU here
+    prepared = fake_prepared(RunsOutOnce(), sampler="ddpm", T=30, seed=5)
+    prepared.device = torch.device("cuda")
+    run = Run.start(prepared, "gpu")
+    assert run.finished and run.prepared.device.type == "cpu" and "CPU" in run.notice
+    same = Run.start(fake_prepared(FakeModel(), sampler="ddpm", T=30, seed=5))
+    np.testing.assert_array_equal(run.final.x_t, same.final.x_t)  # same seed, same picture
+    with pytest.raises(Exception, match="ran out of memory"):
+        Run.start(fake_prepared(RunsOutOnce(), sampler="ddpm", T=30))  # on the CPU there is nowhere to go
