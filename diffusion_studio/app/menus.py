@@ -81,6 +81,9 @@ def build_menus(w: MainWindow) -> Actions:
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(a.open)
+    from diffusion_studio.app.model_folder import add_model_folder_menu
+
+    add_model_folder_menu(w, file_menu)  # Open Model Folder… and Recent Models (diffusers folders, issue 13)
     samples = file_menu.addMenu("Open &Sample Image")
     for path in sample_images():
         samples.addAction(path.stem, lambda p=path: w.open_sample(p))

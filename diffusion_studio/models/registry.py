@@ -60,12 +60,33 @@ def load_model(
     if folder is not None:
         return _load_builtin(folder)
     candidate = Path(name).expanduser()
+    diffusers_model = _open_diffusers(name, candidate)  # a diffusers folder, or ORG/NAME in the HF cache
+    if diffusers_model is not None:
+        return diffusers_model
     if not candidate.is_dir():
         known = ", ".join(builtin_names())
         raise ModelError(f"There is no model called '{name}'; choose one of {known}, or give a model folder.")
     from diffusion_studio.models.trained import load_trained
 
     return load_trained(candidate)
+
+
+def _open_diffusers(name: str, candidate: Path) -> NoisePredictor | None:
+    """A diffusers UNet2DModel folder (flat or pipeline layout), or ``ORG/NAME`` from the local HF cache."""
+    from diffusion_studio.models import diffusers_cache, diffusers_config
+    from diffusion_studio.models.diffusers_folder import load_diffusers_folder
+
+    if not candidate.is_dir() and diffusers_cache.looks_like_repo_id(name):
+        snapshot = diffusers_cache.resolve_repo(name)
+        origin = f"Hugging Face cache: {name} (revision {snapshot.name[:12]})"
+        return load_diffusers_folder(snapshot, name=name, origin=origin)
+    if candidate.is_dir() and diffusers_config.is_diffusers_folder(candidate):
+        return load_diffusers_folder(candidate)
+    from diffusion_studio.models.diffusers_folder import is_studio_unet2d, load_studio_unet2d
+
+    if candidate.is_dir() and is_studio_unet2d(candidate):  # train --arch unet2d
+        return load_studio_unet2d(candidate)
+    return None
 
 
 def has_classifier(name_or_path: str | Path) -> bool:
