@@ -66,6 +66,12 @@ def _ve_scale(sigma: torch.Tensor) -> torch.Tensor:
     return (sigma**2 + 1) ** 0.5
 
 
+def _ve_start(x_start: torch.Tensor, ve0: torch.Tensor, grid: SigmaGrid, noise: torch.Tensor | None) -> torch.Tensor:
+    """The VE start: ``start_noise`` z times init_noise_sigma exactly as diffusers' pipeline makes its latents (one
+    rounding less than going through the VP ``x_start``, which matters at sigma_max ~ 2e4), else x_start scaled."""
+    return x_start * ve0 if noise is None else noise * _f32(grid.init_noise_sigma)
+
+
 def _labels(grid: SigmaGrid) -> list[int]:
     """Whole timesteps for the Steps' t and t_prev: the rounded model times, then -1 (the clean image)."""
     return [*grid.rounded_times(), -1]
@@ -79,18 +85,20 @@ def euler_sampler(
     *,
     guidance: Guidance | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """Euler steps on the probability-flow ODE (Karras et al. 2022, Algorithm 1 without the 2nd-order correction):
 
         d_i = (x_i - D(x_i; sigma_i)) / sigma_i,    x_{i+1} = x_i + (sigma_{i+1} - sigma_i) d_i
 
-    ``x_start`` is the VP sample at ``grid.sigmas[0]``. One model call per step.
+    ``x_start`` is the VP sample at ``grid.sigmas[0]``; for a pure-noise start, ``start_noise`` (z, with
+    x_start = z grid.start_scale) starts exactly where diffusers' pipeline does. One model call per step.
     """
     den = _denoiser(model, sched, guidance, x_start)
     s = _f32(grid.sigmas)
     ve = [_ve_scale(v) for v in s]  # one scalar at a time, as diffusers computes them
     labels = _labels(grid)
-    x = x_start * ve[0]  # VE scale
+    x = _ve_start(x_start, ve[0], grid, start_noise)
     x_vp = x / ve[0]  # the model's input, as diffusers' scale_model_input computes it
     for i in range(len(grid)):
         if cancel is not None and cancel.cancelled:
@@ -118,6 +126,7 @@ def heun_sampler(
     s_noise: float = 1.0,
     generator: torch.Generator | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """Heun's 2nd-order method (Karras et al. 2022, Algorithm 2; ``churn`` = 0 is their deterministic Algorithm 1):
 
@@ -136,7 +145,7 @@ def heun_sampler(
     log_table = np.log(trained_sigmas(sched))
     ve = [_ve_scale(v) for v in s]  # one scalar at a time, as diffusers computes them
     labels = _labels(grid)
-    x = x_start * ve[0]  # VE scale
+    x = _ve_start(x_start, ve[0], grid, start_noise)
     x_vp = x / ve[0]  # the model's input, as diffusers' scale_model_input computes it
     for i in range(n):
         if cancel is not None and cancel.cancelled:
@@ -180,6 +189,7 @@ def dpmpp_2m_sampler(
     *,
     guidance: Guidance | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """DPM-Solver++(2M) in VP form (Lu et al. 2022, "DPM-Solver++", Algorithm 2; data prediction, midpoint):
 
@@ -195,7 +205,7 @@ def dpmpp_2m_sampler(
     den = _denoiser(model, sched, guidance, x_start)
     sig = _f32(grid.sigmas)
     labels = _labels(grid)
-    x = x_start
+    x = x_start if start_noise is None else start_noise * _f32(grid.init_noise_sigma)
     prev_x0, prev_lam = None, None
     for i in range(len(grid)):
         if cancel is not None and cancel.cancelled:
@@ -239,13 +249,22 @@ def sigma_sampler(
     churn: float = 0.0,
     generator: torch.Generator | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """Dispatch to :func:`euler_sampler`, :func:`heun_sampler` or :func:`dpmpp_2m_sampler` by name."""
     kind = SamplerName.parse(name)
     if kind is SamplerName.HEUN:
         return heun_sampler(
-            model, sched, x_start, grid, guidance=guidance, churn=churn, generator=generator, cancel=cancel
+            model,
+            sched,
+            x_start,
+            grid,
+            guidance=guidance,
+            churn=churn,
+            generator=generator,
+            cancel=cancel,
+            start_noise=start_noise,
         )
     if kind is SamplerName.DPMPP_2M:
-        return dpmpp_2m_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel)
-    return euler_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel)
+        return dpmpp_2m_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel, start_noise=start_noise)
+    return euler_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel, start_noise=start_noise)

@@ -154,9 +154,14 @@ def run_plan(
     if plan.strength is not None and init is None:
         raise OptionError("An SDEdit start (strength) needs an init image.")
     generator = torch.Generator("cpu").manual_seed(int(plan.seed))
-    x_start = start_sample(plan, sched, shape, generator, init, device)
     guidance = plan.with_guidance_interval()
     if plan.sampler_name.on_sigmas:
+        start_noise = None
+        if plan.strength is None or init is None:  # the same draw as start_sample's, kept for an exact VE start
+            start_noise = torch.randn((plan.batch, *shape), generator=generator, dtype=torch.float32).to(device)
+            x_start = start_noise * plan.grid(sched).start_scale
+        else:
+            x_start = start_sample(plan, sched, shape, generator, init, device)
         return sigma_sampler(
             plan.sampler_name,
             model,
@@ -167,7 +172,9 @@ def run_plan(
             churn=plan.churn,
             generator=generator,
             cancel=cancel,
+            start_noise=start_noise,
         )
+    x_start = start_sample(plan, sched, shape, generator, init, device)
     return reverse_process(
         model,
         sched,
