@@ -101,9 +101,7 @@ class SamplingPlan:
             t0 = round(self.strength * (sched.T - 1))
             ts = [t for t in ts if t <= t0]
             if not ts:
-                raise OptionError(
-                    "The SDEdit strength is too low for this number of steps: no step would run."
-                )
+                raise OptionError("The SDEdit strength is too low for this number of steps: no step would run.")
         return ts
 
     def with_guidance_interval(self) -> Guidance:
@@ -180,6 +178,53 @@ def run_plan(
         sched,
         x_start,
         plan.timesteps(sched),
+        method=plan.sampler_name,
+        eta=plan.eta,
+        variance=plan.variance,
+        clip_x0=plan.clip_x0,
+        guidance=guidance,
+        generator=generator,
+        cancel=cancel,
+    )
+
+
+def plan_steps(
+    model,
+    sched: Schedule,
+    plan: SamplingPlan,
+    x_start: torch.Tensor,
+    timesteps: list[int] | None = None,
+    generator: torch.Generator | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Step]:
+    """The plan's sampler, any kind, from a given VP ``x_start`` (for runs that branch or resume mid-way).
+
+    ``timesteps``: a tail of ``plan.timesteps(sched)`` to run (default: all). On a sigma grid the tail starts at the
+    first step whose rounded time is ``timesteps[0]``; DPM-Solver++(2M) then restarts its history, so its first
+    step of a tail is first order (as at the start of any run).
+    """
+    plan.checked(sched)
+    guidance = plan.with_guidance_interval()
+    if plan.sampler_name.on_sigmas:
+        grid = plan.grid(sched)
+        if timesteps is not None:
+            grid = grid.from_time(timesteps[0] + 0.5)
+        return sigma_sampler(
+            plan.sampler_name,
+            model,
+            sched,
+            x_start,
+            grid,
+            guidance=guidance,
+            churn=plan.churn,
+            generator=generator,
+            cancel=cancel,
+        )
+    return reverse_process(
+        model,
+        sched,
+        x_start,
+        plan.timesteps(sched) if timesteps is None else list(timesteps),
         method=plan.sampler_name,
         eta=plan.eta,
         variance=plan.variance,

@@ -128,3 +128,16 @@ def test_v_prediction_from_x0_and_eps(ideal_one) -> None:
             v = s.v_pred(sched)
             # x0 = sqrt(abar) x_t - sqrt(1 - abar) v   (Salimans & Ho 2022)
             torch.testing.assert_close(a**0.5 * s.x_t - (1 - a) ** 0.5 * v, s.x0_pred, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "euler", "heun"])
+def test_plan_steps_from_a_recorded_step_continues_the_run_exactly(ideal_one, sampler: str) -> None:
+    """Single-step samplers continue exactly from any recorded x_t (what branching and resuming need)."""
+    from diffusion_studio.core.plan import plan_steps
+
+    sched = make_schedule("linear", 1000)
+    plan = SamplingPlan(sampler=sampler, steps=10, spacing="trailing", seed=4)
+    full = list(run_plan(ideal_one, sched, plan, (3, 8, 8)))
+    tail = list(plan_steps(ideal_one, sched, plan, full[6].x_t, timesteps=plan.timesteps(sched)[6:]))
+    assert [s.t for s in tail] == [s.t for s in full[6:]]
+    torch.testing.assert_close(tail[-1].x_prev, full[-1].x_prev, atol=1e-6, rtol=1e-6)
