@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 from diffusion_studio.core.cancel import CancelToken
@@ -103,6 +104,14 @@ class SamplingPlan:
             if not ts:
                 raise OptionError("The SDEdit strength is too low for this number of steps: no step would run.")
         return ts
+
+    def log_snrs(self, sched: Schedule) -> list[float]:
+        """log SNR = log(abar / (1 - abar)) of each step's x_t: where the sampler places its steps on the
+        noise-level axis, comparable across samplers (for a sigma grid, -2 log sigma)."""
+        if self.sampler_name.on_sigmas:
+            sigmas = self.grid(sched).sigmas[:-1]
+            return [float(-2.0 * np.log(s)) for s in sigmas]
+        return [float(sched.log_snr[t]) for t in self.timesteps(sched)]
 
     def with_guidance_interval(self) -> Guidance:
         """The plan's guidance with its interval."""

@@ -141,3 +141,15 @@ def test_plan_steps_from_a_recorded_step_continues_the_run_exactly(ideal_one, sa
     tail = list(plan_steps(ideal_one, sched, plan, full[6].x_t, timesteps=plan.timesteps(sched)[6:]))
     assert [s.t for s in tail] == [s.t for s in full[6:]]
     torch.testing.assert_close(tail[-1].x_prev, full[-1].x_prev, atol=1e-6, rtol=1e-6)
+
+
+def test_log_snr_placement_of_each_sampler() -> None:
+    sched = make_schedule("linear", 1000)
+    ddim = SamplingPlan(sampler="ddim", steps=10)
+    assert ddim.log_snrs(sched) == [float(sched.log_snr[t]) for t in ddim.timesteps(sched)]
+    for sampler in ("euler", "dpmpp_2m"):
+        plan = SamplingPlan(sampler=sampler, steps=10, spacing="karras")
+        snr = plan.log_snrs(sched)
+        assert len(snr) == 10 and snr == sorted(snr)  # noise falls: log-SNR rises
+        assert snr[0] == pytest.approx(float(sched.log_snr[-1]), rel=1e-5)  # Karras starts at sigma_max
+        assert snr[-1] == pytest.approx(float(sched.log_snr[0]), rel=1e-4)  # and at sigma_min (float32 grid)
