@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import torch
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from diffusion_studio.app.lens_error import ErrorPanel
@@ -92,6 +92,10 @@ class LensWindow(QWidget):
         self._neg_ts: list[int] = []
         self._cache: dict[int, StepSpectrum] = {}
         self._t = 0
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(0)
+        self._pending.timeout.connect(self._apply)
         self._job = BackgroundJob("lenses", self)
         self._job.item.connect(self._on_frame)
         self._job.ended.connect(self._on_ended)
@@ -148,7 +152,12 @@ class LensWindow(QWidget):
         return min(bisect.bisect_left(self._neg_ts, -t), len(self.frames) - 1)
 
     def show_t(self, t: int) -> None:
+        """Follow the playhead: the panels update in the next event-loop pass, after the main window's picture has
+        painted (a burst of moves updates them once), as the window's own plot and maths do."""
         self._t = int(t)
+        self._pending.start()
+
+    def _apply(self) -> None:
         i = self.index_for(self._t)
         if i < 0:
             return

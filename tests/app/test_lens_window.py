@@ -24,7 +24,8 @@ def test_lenses_follow_the_playhead(make_window, qtbot):
     recorded = w.session.store.timesteps
     for k in (0, 4, 9):
         start = time.perf_counter()
-        w.player.timeline.set_t(recorded[k], emit=True)
+        with qtbot.waitSignal(lenses.updated, timeout=2000):
+            w.player.timeline.set_t(recorded[k], emit=True)
         elapsed = time.perf_counter() - start
         shown = lenses.spectrum.shown
         assert shown is not None and lenses.spectrum.plot.plotItem.titleLabel.text.startswith(f"t = {recorded[k]}")
@@ -33,7 +34,8 @@ def test_lenses_follow_the_playhead(make_window, qtbot):
         assert (x[0], y[0]) == tuple(coords["x_t"][k])
         assert lenses.error.marker.getData()[0][0] == np.log10(lenses.error.curve.sigmas[k])
         assert elapsed < 1.0  # generous on a shared CI machine; benchmarks/bench_core.py times the lens itself
-    w.player.timeline.set_t(-1, emit=True)
+    with qtbot.waitSignal(lenses.updated, timeout=2000):
+        w.player.timeline.set_t(-1, emit=True)
     x, _ = lenses.trajectory.markers["x_t"].getData()
     assert x[0] == coords["x_t"][-1, 0]
     lenses.close()
