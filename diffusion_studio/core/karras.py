@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from diffusion_studio.core.cancel import CancelToken
-from diffusion_studio.core.guidance import classifier_log_prob_grad, ddim_classifier_eps, guided_eps
+from diffusion_studio.core.guidance import classifier_log_prob_grad, ddim_classifier_eps, guided_eps_parts
 from diffusion_studio.core.samplers import Guidance, Step, _check_finite, _noise
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.sigmas import SigmaGrid, dpm_grid, euler_grid, sigma_to_t, trained_sigmas
@@ -34,12 +34,15 @@ class _Denoiser:
     sched: Schedule
     guidance: Guidance
     y: torch.Tensor | None
+    delta: torch.Tensor | None = None  # eps_cond - eps_uncond of the last call (None when not guided)
 
     def eps(self, x_vp: torch.Tensor, time: float | int, abar: float) -> torch.Tensor:
         g = self.guidance
         dtype = torch.long if isinstance(time, (int, np.integer)) else torch.float32
         t_batch = torch.full((x_vp.shape[0],), time, dtype=dtype, device=x_vp.device)
-        eps = guided_eps(self.model, x_vp, t_batch, self.sched, self.y, g.null_class, g.cfg_scale_at(float(time)))
+        eps, self.delta = guided_eps_parts(
+            self.model, x_vp, t_batch, self.sched, self.y, g.null_class, g.cfg_scale_at(float(time))
+        )
         _check_finite(eps, time)
         if g.classifier is not None and g.classifier_scale != 0 and self.y is not None:  # Dhariwal & Nichol Alg. 2
             grad = classifier_log_prob_grad(g.classifier, x_vp, t_batch, self.y)
@@ -104,12 +107,15 @@ def euler_sampler(
         if cancel is not None and cancel.cancelled:
             return
         eps = den.eps(x_vp, grid.times[i].item(), grid.alpha_bar(i))
+        delta = den.delta
         denoised = x - s[i] * eps  # D(x_i; sigma_i)
         d = (x - denoised) / s[i]
         x_next = x + d * (s[i + 1] - s[i])
         x_next_vp = x_next / ve[i + 1]
         t, t_prev = labels[i], labels[i + 1]
-        yield Step(i, len(grid), t, t_prev, x_vp, denoised, eps, x_next_vp, 1, float(grid.times[i]), grid.alpha_bar(i))
+        yield Step(
+            i, len(grid), t, t_prev, x_vp, denoised, eps, x_next_vp, 1, float(grid.times[i]), grid.alpha_bar(i), delta
+        )
         x, x_vp = x_next, x_next_vp
 
 
@@ -159,6 +165,7 @@ def heun_sampler(
             x_in = x_hat / _ve_scale(s_hat)
             time, abar = float(sigma_to_t(np.array(float(s_hat)), log_table)), 1.0 / (1.0 + float(s_hat) ** 2)
         eps = den.eps(x_in, time, abar)
+        delta = den.delta
         denoised = x_hat - s_hat * eps
         d = (x_hat - denoised) / s_hat
         dt = s[i + 1] - s_hat
@@ -171,7 +178,9 @@ def heun_sampler(
             calls = 2
         x_next_vp = x_next / ve[i + 1]
         t, t_prev = labels[i], labels[i + 1]
-        yield Step(i, n, t, t_prev, x_vp, denoised, eps, x_next_vp, calls, float(grid.times[i]), grid.alpha_bar(i))
+        yield Step(
+            i, n, t, t_prev, x_vp, denoised, eps, x_next_vp, calls, float(grid.times[i]), grid.alpha_bar(i), delta
+        )
         x, x_vp = x_next, x_next_vp
 
 
@@ -214,6 +223,7 @@ def dpmpp_2m_sampler(
         lam_s = torch.log(alpha_s) - torch.log(s_s)
         time = grid.times[i].item()
         eps = den.eps(x, time, grid.alpha_bar(i))
+        delta = den.delta
         x0 = (x - s_s * eps) / alpha_s
         if sig[i + 1] == 0:
             x_next = x0  # first order to sigma = 0: (0 / s_i) x_i + x0_i
@@ -228,7 +238,7 @@ def dpmpp_2m_sampler(
                 d1 = (1.0 / r0) * (x0 - prev_x0)
                 x_next = (s_t / s_s) * x - phi * x0 - 0.5 * phi * d1
         t, t_prev = labels[i], labels[i + 1]
-        yield Step(i, len(grid), t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i))
+        yield Step(i, len(grid), t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i), delta)
         x, prev_x0, prev_lam = x_next, x0, lam_s
 
 

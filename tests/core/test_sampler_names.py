@@ -112,6 +112,11 @@ def test_guidance_interval_guides_only_inside_it(sampler: str) -> None:
     for batch, t in spy.calls:
         assert batch == (2 if 200 <= t <= 600 else 1)
     assert any(b == 2 for b, _ in spy.calls) and any(b == 1 for b, _ in spy.calls)
+    for s in steps:  # the CFG difference eps_c - eps_u is recorded where guidance was applied
+        guided = 200 <= (s.time if s.time is not None else s.t) <= 600
+        assert (s.cfg_delta is not None) == guided
+        if guided:
+            torch.testing.assert_close(s.cfg_delta, torch.full_like(s.x_t, 0.01 * (1 - 2)))
     # without the interval every call is guided
     spy.calls.clear()
     drain(
