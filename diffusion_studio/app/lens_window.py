@@ -16,6 +16,7 @@ import torch
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
+from diffusion_studio.app.lens_cfg import CfgDeltaPanel
 from diffusion_studio.app.lens_error import ErrorPanel
 from diffusion_studio.app.lens_spectrum import SpectrumPanel
 from diffusion_studio.app.lens_trajectory import TrajectoryPanel
@@ -39,6 +40,7 @@ class LensFrame:
     x0: torch.Tensor
     eps: torch.Tensor
     x_prev: torch.Tensor
+    cfg_delta: torch.Tensor | None = None
 
 
 def _keep(x: torch.Tensor) -> torch.Tensor:
@@ -56,7 +58,8 @@ def lens_frames(request, cancel: CancelToken) -> Iterator[LensFrame | ErrorCurve
     steps = run_plan(prepared.model, sched, prepared.plan, prepared.shape, prepared.init, prepared.device, cancel)
     first = []  # the first image's steps, for the error lens
     for s in steps:
-        yield LensFrame(s.t, s.abar(sched), _keep(s.x_t), _keep(s.x0_pred), _keep(s.eps_pred), _keep(s.x_prev))
+        delta = None if s.cfg_delta is None else _keep(s.cfg_delta)
+        yield LensFrame(s.t, s.abar(sched), _keep(s.x_t), _keep(s.x0_pred), _keep(s.eps_pred), _keep(s.x_prev), delta)
         first.append(replace(s, x_t=s.x_t[:1], x0_pred=s.x0_pred[:1], eps_pred=s.eps_pred[:1], x_prev=s.x_prev[:1]))
     if cancel.cancelled or not first:
         return
@@ -75,16 +78,18 @@ class LensWindow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Tool)
         self.setWindowTitle("Lenses: spectrum and trajectory")
-        self.resize(1500, 420)
+        self.resize(1700, 420)
         self.status = QLabel("No run yet.")
         self.status.setWordWrap(True)
         self.spectrum = SpectrumPanel()
         self.trajectory = TrajectoryPanel()
         self.error = ErrorPanel()
+        self.cfg = CfgDeltaPanel()
         split = QSplitter()
         split.addWidget(self.spectrum)
         split.addWidget(self.trajectory)
         split.addWidget(self.error)
+        split.addWidget(self.cfg)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
@@ -140,6 +145,7 @@ class LensWindow(QWidget):
             return
         x_t = torch.stack([f.x_t for f in self.frames] + [self.frames[-1].x_prev]).float()
         x0 = torch.stack([f.x0 for f in self.frames]).float()
+        self.cfg.set_range([f.cfg_delta for f in self.frames])
         self.trajectory.set_trajectories({"x_t": trajectory_pca([x_t]), "x0": trajectory_pca([x0])})
         self.status.setText(f"{len(self.frames)} steps recorded; computing the reference run for the error lens…")
 
@@ -170,6 +176,7 @@ class LensWindow(QWidget):
         f = self.frames[j]
         final = " (last step)" if i == len(self.frames) else ""
         self.spectrum.show_spectrum(self._cache[j], f"t = {f.t}, abar = {f.alpha_bar:.3g}{final}")
+        self.cfg.show_delta(f.cfg_delta, f.t)
         self.updated.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
