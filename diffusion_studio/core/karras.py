@@ -215,12 +215,14 @@ def dpmpp_2m_sampler(
     sig = _f32(grid.sigmas)
     labels = _labels(grid)
     x = x_start if start_noise is None else start_noise * _f32(grid.init_noise_sigma)
-    prev_x0, prev_lam = None, None
+    # alpha_i, s_i and lambda_i of every sigma but the final 0, one scalar at a time as diffusers computes them
+    coeffs = [_alpha_sigma(v) for v in sig[:-1]]
+    lams = [torch.log(a) - torch.log(s_) for a, s_ in coeffs]
+    prev_x0 = None
     for i in range(len(grid)):
         if cancel is not None and cancel.cancelled:
             return
-        alpha_s, s_s = _alpha_sigma(sig[i])
-        lam_s = torch.log(alpha_s) - torch.log(s_s)
+        (alpha_s, s_s), lam_s = coeffs[i], lams[i]
         time = grid.times[i].item()
         eps = den.eps(x, time, grid.alpha_bar(i))
         delta = den.delta
@@ -228,18 +230,18 @@ def dpmpp_2m_sampler(
         if sig[i + 1] == 0:
             x_next = x0  # first order to sigma = 0: (0 / s_i) x_i + x0_i
         else:
-            alpha_t, s_t = _alpha_sigma(sig[i + 1])
-            h = (torch.log(alpha_t) - torch.log(s_t)) - lam_s
+            (alpha_t, s_t), lam_t = coeffs[i + 1], lams[i + 1]
+            h = lam_t - lam_s
             phi = alpha_t * (torch.exp(-h) - 1.0)
             if prev_x0 is None:
                 x_next = (s_t / s_s) * x - phi * x0
             else:
-                r0 = (lam_s - prev_lam) / h
+                r0 = (lam_s - lams[i - 1]) / h
                 d1 = (1.0 / r0) * (x0 - prev_x0)
                 x_next = (s_t / s_s) * x - phi * x0 - 0.5 * phi * d1
         t, t_prev = labels[i], labels[i + 1]
         yield Step(i, len(grid), t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i), delta)
-        x, prev_x0, prev_lam = x_next, x0, lam_s
+        x, prev_x0 = x_next, x0
 
 
 def sigma_grid(name: str | SamplerName, sched: Schedule, steps: int, spacing: str | Spacing) -> SigmaGrid:
