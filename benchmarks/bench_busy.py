@@ -1,14 +1,15 @@
 """CLI `sample` and a short `train` idle and beside busy processes, with torch's default threads and with ours.
 
-    python benchmarks/bench_busy.py [--repeats 3] [--busy 2]
+    python benchmarks/bench_busy.py [--repeats 3] [--busy 2] [--quick]
 
 "Busy" starts ``--busy`` processes that spin (``while True: pass``) one second before each timed run and stops
 them after it. "torch default" runs the same command without the studio's thread policy (torch's own thread
 count and OpenMP wait policy); "ours" is the plain ``diffusion-studio`` command (diffusion_studio/threads.py).
 Sample: ``sample --model digits --class 7 --guidance 3 --sampler ddim --steps 100``, timed by its own progress
 line (sampling only) and as a whole process. Train: 20 steps of the small U-Net at batch 32 on 28x28 grey
-images (a random .npz), as a whole process. Prints one table: idle, busy and busy/idle (goal <= 1.6x; a fair
-share of the cores with two busy processes on two cores is 1.5x); median of ``--repeats``.
+images (a random .npz), as a whole process (import and set-up included). Prints one table: idle, busy and
+busy/idle (goal <= 1.6x; a fair share of the cores with two busy processes on two cores is 1.5x); median of
+``--repeats``. ``--quick`` (20 sampling steps, 3 training steps at batch 8) only checks that the script runs.
 """
 
 from __future__ import annotations
@@ -75,23 +76,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--busy", type=int, default=2, help="busy processes beside the run (default 2)")
+    parser.add_argument("--quick", action="store_true", help="tiny runs: check that the script works")
     args = parser.parse_args()
+    sample = [*SAMPLE[:-1], "20"] if args.quick else SAMPLE
+    train_steps, train_batch = (3, 8) if args.quick else (TRAIN_STEPS, 32)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "toy.npz"
         np.savez(data, x=np.random.default_rng(0).integers(0, 255, (256, 28, 28), dtype=np.uint8))
         runs = {
-            "sample (sampling)": [*SAMPLE, "--png", str(Path(tmp) / "s.png")],
+            "sample (sampling)": [*sample, "--png", str(Path(tmp) / "s.png")],
             "sample (process)": None,  # same run as above, whole-process time
-            "train 20 steps": [
-                "train", "--data", str(data), "--out", str(Path(tmp) / "m"), "--steps", str(TRAIN_STEPS),
-                "--batch", "32", "--log-every", str(TRAIN_STEPS), "--checkpoint-every", str(TRAIN_STEPS),
+            "train": [
+                "train", "--data", str(data), "--out", str(Path(tmp) / "m"), "--steps", str(train_steps),
+                "--batch", str(train_batch), "--log-every", str(train_steps), "--checkpoint-every", str(train_steps),
             ],
         }
         results: dict[tuple[str, str, str], list[float]] = {}
         for _ in range(args.repeats):
             for load in ("idle", "busy"):
                 for policy in ("torch default", "ours"):
-                    for name in ("sample (sampling)", "train 20 steps"):
+                    for name in ("sample (sampling)", "train"):
                         argv = runs[name]
                         if name.startswith("train"):
                             argv = [*argv, "--name", f"r{time.monotonic_ns()}"]

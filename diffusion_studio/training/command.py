@@ -207,9 +207,18 @@ def _check_fits(args: argparse.Namespace) -> None:
     """Refuse, before loading anything, a run that cannot fit in memory (see training/budget.py)."""
     from diffusion_studio.training.budget import check_training_fits
 
+    channels = args.channels or 3
+    if args.arch == "unet2d" and args.classifier:
+        raise OptionError("--arch unet2d trains a diffusers denoiser, not a classifier; choose another --arch.")
+    if args.arch == "unet2d":  # a diffusers UNet2DModel (training/unet2d.py)
+        from diffusion_studio.training.unet2d import UNet2DNet, unet2d_config
+
+        width = args.width or 32
+        config = unet2d_config(args.size or 32, channels, 0, width)  # the side does not change the parameters
+        check_training_fits(args.data, args.size, args.channels, args.batch, width, lambda: UNet2DNet(config))
+        return
     presets = CLASSIFIER_ARCHS if args.classifier else ARCHS
     arch = {**presets[args.arch], **({"base_channels": args.width} if args.width else {})}
-    channels = args.channels or 3
     if args.classifier:
         def build():
             return NoisyClassifier(ClassifierConfig(in_channels=channels, num_classes=2, **arch), ("a", "b"), None)
