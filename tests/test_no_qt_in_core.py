@@ -17,6 +17,8 @@ CORE_MODULES = [
     "diffusion_studio.cli",
     "diffusion_studio.commands.sample",
     "diffusion_studio.commands.noise",
+    "diffusion_studio.session.frames",
+    "diffusion_studio.session.frame_store",
 ]
 
 

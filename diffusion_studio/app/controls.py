@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -23,14 +23,16 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from diffusion_studio.app.elided_label import ElidedLabel
+from diffusion_studio.app.help_texts import model_note, start_note
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, Schedule, make_schedule
 from diffusion_studio.core.steps import Spacing, Variance
@@ -40,6 +42,10 @@ from diffusion_studio.runs import RunRequest
 
 SOURCES = ("own", "sample", "noise")
 SEED_MAX = 2**31 - 1
+MIN_COMBO_CHARS = 8
+UNCONDITIONAL = "(none: unconditional)"
+NOTE_STYLE = ("QLabel#note { background: #fff6dc; color: #4a3800; border: 1px solid #e3c77a; border-radius: 4px; "
+              "padding: 4px; }")
 
 
 def _form(title: str) -> tuple[QGroupBox, QFormLayout]:
@@ -48,6 +54,24 @@ def _form(title: str) -> tuple[QGroupBox, QFormLayout]:
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     form.setContentsMargins(8, 6, 8, 6)
     return box, form
+
+
+def _note_label() -> QLabel:
+    """A word-wrapped note in a soft box, hidden while it has nothing to say."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setObjectName("note")
+    label.setStyleSheet(NOTE_STYLE)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.hide()
+    return label
+
+
+def _say(label: QLabel, html: str) -> None:
+    if label.text() != html:
+        label.setText(html)
+    label.setVisible(bool(html))
 
 
 class ControlsPanel(QWidget):
@@ -67,6 +91,7 @@ class ControlsPanel(QWidget):
         self._image_name = "your image"
         self._own_name: str | None = None
         self._last_image_source = "sample"
+        self._image_shape: tuple[int, ...] | None = None
         self._build()
         self._connect()
         self._fill_classes()
@@ -75,7 +100,8 @@ class ControlsPanel(QWidget):
     def _build(self) -> None:
         src_box, src = _form("Start from")
         self.own_radio = QRadioButton("Your image")
-        self.own_label = QLabel("none yet")
+        self.own_label = ElidedLabel("(none)")
+        self.own_label.setIndent(4)
         self.open_button = QToolButton()
         self.open_button.setText("Open…")
         self.sample_radio = QRadioButton("Sample")
@@ -88,8 +114,8 @@ class ControlsPanel(QWidget):
             self.source_group.addButton(radio, i)
         self.sample_radio.setChecked(True)
         own_row = QHBoxLayout()
-        own_row.addWidget(self.own_label, 1)
         own_row.addWidget(self.open_button)
+        own_row.addWidget(self.own_label, 1)  # elided with "…" (the whole name in its tooltip)
         src.addRow(self.own_radio, own_row)
         src.addRow(self.sample_radio, self.sample_combo)
         src.addRow(self.noise_radio, QLabel("x_T ~ N(0, I)"))
@@ -109,6 +135,8 @@ class ControlsPanel(QWidget):
         strength_row.addWidget(self.strength, 1)
         strength_row.addWidget(self.strength_t0)
         src.addRow("SDEdit strength", strength_row)
+        self.start_note = _note_label()
+        src.addRow(self.start_note)
 
         model_box, model = _form("Model")
         self.model = QComboBox()
@@ -117,8 +145,12 @@ class ControlsPanel(QWidget):
         self.model_info_label = QLabel()
         self.model_info_label.setWordWrap(True)
         self.model_info_label.setObjectName("hint")
+        # a long path in the model's origin must not widen the dock: the label takes the width it is given
+        self.model_info_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         model.addRow("Model", self.model)
         model.addRow(self.model_info_label)
+        self.model_note = _note_label()
+        model.addRow(self.model_note)
         self.kind = QComboBox()
         self.kind.addItems(SCHEDULE_NAMES)
         self.T = QSpinBox()  # noqa: N815 - the paper's name
@@ -189,16 +221,14 @@ class ControlsPanel(QWidget):
                 item.item(2).setToolTip("No CUDA GPU was found on this computer")
         dev.addRow("Sample on", self.device)
 
-        self.run_button = QPushButton("Run  ▶")
-        self.run_button.setDefault(True)
-        self.run_button.setMinimumHeight(34)
-        self.run_button.setToolTip("Sample with these settings (Ctrl+R); a new run replaces the one in progress")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         for box in (src_box, model_box, samp_box, cond_box, dev_box):
             layout.addWidget(box)
-        layout.addWidget(self.run_button)
         layout.addStretch(1)
+        for combo in self.findChildren(QComboBox):  # long names (files, classes) must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(MIN_COMBO_CHARS)
 
     def _connect(self) -> None:
         for w in (self.kind, self.method, self.variance, self.spacing, self.class_combo, self.device):
@@ -216,7 +246,6 @@ class ControlsPanel(QWidget):
         self.size.editingFinished.connect(lambda: self.sizeChanged.emit(self.size.value()))
         self.dice.clicked.connect(self.roll_seed)
         self.open_button.clicked.connect(self.openRequested)
-        self.run_button.clicked.connect(self.runRequested)
 
     # ----------------------------------------------------------------------------------------------- reading
     def model_info(self) -> ModelInfo:
@@ -253,6 +282,23 @@ class ControlsPanel(QWidget):
             return [self._image_name, *(p.stem for p in self.samples)]
         return list(info.class_names)
 
+    def class_name(self) -> str | None:
+        """The chosen class by name (None: unconditional)."""
+        return None if self.class_combo.currentData() is None else self.class_combo.currentText()
+
+    def set_class_name(self, name: str | None) -> bool:
+        """Choose a class by name; False (and nothing changes) if this model has no such class."""
+        i = self._class_index(name)
+        if i >= 0:
+            self.class_combo.setCurrentIndex(i)
+        return i >= 0
+
+    def _class_index(self, name: str | None) -> int:
+        if name is None:
+            return 0
+        i = self.class_combo.findText(name)
+        return i if i > 0 else -1
+
     def request(self, image: np.ndarray | None) -> RunRequest:
         """Freeze the controls into a RunRequest (``image`` is the picture shown, used as the start)."""
         info = self.model_info()
@@ -273,15 +319,16 @@ class ControlsPanel(QWidget):
         )
 
     # ----------------------------------------------------------------------------------------------- writing
-    def set_own_image(self, name: str | None) -> None:
-        """A picture of the person's own was loaded (or forgotten): select it as the start."""
+    def set_own_image(self, name: str | None, select: bool = True) -> None:
+        """A picture of the person's own was loaded (or forgotten): select it as the start (unless ``select`` is
+        False: a reload at a new size leaves the chosen start, e.g. pure noise, as it is)."""
         self._own_name = name
-        self.own_label.setText(name or "none yet")
-        self.own_label.setToolTip(name or "")
+        self.own_label.set_full_text(name or "(none)")
         self._update_enabled()
         if name:
             self._last_image_source = "own"  # the caller shows the picture; checking the radio only records it
-            self.own_radio.setChecked(True)
+            if select or self.source() != "noise":
+                self.own_radio.setChecked(True)
         elif self.own_radio.isChecked():
             self.sample_radio.setChecked(True)
         self._update_enabled()
@@ -295,6 +342,11 @@ class ControlsPanel(QWidget):
         self._last_image_source = "sample"  # so checking the radio below does not announce it twice
         self.sample_radio.setChecked(True)
         self.imageChoiceChanged.emit()
+
+    def set_image_shape(self, shape: tuple[int, ...]) -> None:
+        """The shape of the picture shown, (H, W, C): what a run would start from."""
+        self._image_shape = tuple(shape)
+        self._update_enabled()
 
     def set_image_name(self, name: str) -> None:
         self._image_name = name
@@ -311,7 +363,7 @@ class ControlsPanel(QWidget):
             "variance": self.variance.currentData(), "spacing": self.spacing.currentData(),
             "clip": self.clip.isChecked(), "seed": self.seed.value(), "guidance": self.guidance.value(),
             "classifier_scale": self.classifier_scale.value(), "strength": self.strength.value(),
-            "device": self.device.currentData(),
+            "device": self.device.currentData(), "class": self.class_name(),
         }
 
     def restore(self, state: dict) -> None:
@@ -341,6 +393,8 @@ class ControlsPanel(QWidget):
             self.clip.setChecked(state["clip"])
         if state.get("source") == "noise":
             self.noise_radio.setChecked(True)
+        if isinstance(state.get("class"), str):
+            self.set_class_name(state["class"])
         self._update_enabled()
 
     # ----------------------------------------------------------------------------------------------- reacting
@@ -369,14 +423,15 @@ class ControlsPanel(QWidget):
             self.sample_radio.setChecked(True)
 
     def _fill_classes(self) -> None:
-        previous = self.class_combo.currentData()
+        """List the model's classes, keeping the chosen one by name (never by index: digits "7" must not become
+        another model's seventh class); a name the new model lacks falls back to unconditional sampling."""
+        previous = self.class_name()
         blocked = self.class_combo.blockSignals(True)
         self.class_combo.clear()
-        self.class_combo.addItem("(none: unconditional)", None)
+        self.class_combo.addItem(UNCONDITIONAL, None)
         for i, name in enumerate(self.class_names()):
             self.class_combo.addItem(name, i)
-        i = self.class_combo.findData(previous)
-        self.class_combo.setCurrentIndex(max(i, 0))
+        self.class_combo.setCurrentIndex(max(self._class_index(previous), 0))
         self.class_combo.blockSignals(blocked)
         self._update_enabled()
 
@@ -392,6 +447,7 @@ class ControlsPanel(QWidget):
             self.model_info_label.setText(f"{info.origin}\nschedule: {sched.describe()}")
         else:
             self.model_info_label.setText(info.origin)
+        self.model_info_label.setToolTip(self.model_info_label.text())
         self.size.setEnabled(info.image_size is None)
         if info.image_size is not None:
             self.size.setToolTip(f"The {info.name} model makes {info.image_size}×{info.image_size} pictures only.")
@@ -418,5 +474,11 @@ class ControlsPanel(QWidget):
         self.strength.setEnabled(from_image)
         self.strength.setToolTip("How far to noise the picture before denoising it back (t0 = strength·(T−1))"
                                  if from_image else "SDEdit needs a picture to start from, not pure noise.")
-        t0 = round(self.strength.value() * (self.schedule().T - 1))
+        t0 = self.start_t()
         self.strength_t0.setText(f"t0 = {t0}" if from_image else "")
+        _say(self.model_note, model_note(info))
+        _say(self.start_note, start_note(info, self.source(), self._image_shape, t0))
+
+    def start_t(self) -> int:
+        """SDEdit's start t0 = strength·(T−1) (used when starting from a picture)."""
+        return round(self.strength.value() * (self.schedule().T - 1))

@@ -17,32 +17,44 @@ import torch
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDialog,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QMainWindow,
     QMessageBox,
-    QPushButton,
     QScrollArea,
-    QTabBar,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from diffusion_studio.app.about import AboutDialog, ExplainDialog
 from diffusion_studio.app.canvas import IMAGE_RANGE, Canvas
+from diffusion_studio.app.compare_view import install_compare
 from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
-from diffusion_studio.app.exporting import ExportRequest, ExportSource, forward_source, reverse_source, run_export
+from diffusion_studio.app.exporting import (
+    ExportOutcome,
+    ExportRequest,
+    ExportSource,
+    default_export_path,
+    file_stem,
+    forward_source,
+    reverse_source,
+    run_export,
+    run_note,
+)
 from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
+from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
 from diffusion_studio.app.maths_panel import MathsPanel, MathsState
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
+from diffusion_studio.app.readout import forward_readout
+from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
 from diffusion_studio.app.settings import Settings
+from diffusion_studio.app.shortcuts import install_playhead_keys
 from diffusion_studio.app.status_panel import StatusPanel
 from diffusion_studio.app.streaming import describe_device
 from diffusion_studio.app.worker import CANCELLED, FAILED, FINISHED, BackgroundJob
@@ -55,7 +67,11 @@ from diffusion_studio.paths import icon_path, sample_images
 from diffusion_studio.runs import PreparedRun, RunRequest, prepare_run
 
 FORWARD, REVERSE = "forward", "reverse"
-SLOW_UPDATE_S = 0.1  # during a run: plot cursor, maths and progress numbers refresh at most this often
+SLOW_UPDATE_S = 0.1  # during a run: the progress numbers refresh at most this often
+# during a run the plot cursor and maths wait this many times their own cost between updates: the rich text is
+# laid out again at paint time (about three times the cost of setting it), so they take at most ~25 % of the GUI
+# thread; on an idle computer that is every refresh
+SECONDARY_SPACING = 12.0
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 X_T, X0, X0_HAT = "x<sub>t</sub>", "x<sub>0</sub>", "<i>x̂</i><sub>0</sub>"
 EPS, EPS_HAT = "ε", "ε̂<sub>θ</sub>"
@@ -105,19 +121,24 @@ class MainWindow(QMainWindow):
         self._chain_job = BackgroundJob("chain", self)
         self._export_job = BackgroundJob("export", self)
         self._export_result: object = None
+        self._export_outcome = ExportOutcome()
         self._last_slow_update = 0.0
+        self._last_secondary, self._secondary_cost = 0.0, 0.0
         self._secondary = QTimer(self)
         self._secondary.setSingleShot(True)
         self._secondary.setInterval(0)
         self._secondary.timeout.connect(self._update_secondary)
         self._build_layout()
         self.menu_actions = build_menus(self)
+        install_compare(self)  # Run > Compare and Branch… (app/compare_view.py)
+        self.playhead_keys = install_playhead_keys(self, self.player)
         self._connect()
-        self.controls.restore(self.settings.controls())
+        saved = self.settings.controls()
+        self.first_launch = not saved
+        self.controls.restore(saved or FIRST_LAUNCH)
         self.plot.restore_toggles(self.settings.get_json("plots/toggles"))
         if not self.settings.restore_window(self):
-            available = self.screen().availableGeometry()
-            self.resize(min(1500, int(available.width() * 0.9)), min(920, int(available.height() * 0.9)))
+            self.setGeometry(self.screen().availableGeometry())  # first launch: the whole screen it was given
         self.status.set_device(self._expected_device())
         self.setAcceptDrops(True)
         self._load_chosen_image()
@@ -126,42 +147,44 @@ class MainWindow(QMainWindow):
 
     # ================================================================================================ layout
     def _build_layout(self) -> None:
-        self.view_tabs = QTabBar()
-        self.view_tabs.addTab("Forward: add noise")
-        self.view_tabs.addTab("Reverse: denoise")
-        self.view_tabs.setTabToolTip(0, "The forward process q(x_t | x_0): your picture dissolving into noise")
-        self.view_tabs.setTabToolTip(1, "The reverse process p_θ(x_(t-1) | x_t): a model removes the noise")
-        self.view_tabs.setExpanding(False)
-        self.chain_check = QCheckBox("Show the chained one-step process")
-        self.chain_check.setToolTip("Add noise one step at a time, q(x_t | x_(t-1)), next to the closed form")
-        self.resample_button = QPushButton("Resample noise")
-        self.resample_button.setToolTip("Draw a new ε for the forward view (Ctrl+N)")
-        zoom = QPushButton("Reset zoom")
-        zoom.clicked.connect(self.canvas.reset_zoom)
-        top = QHBoxLayout()
-        top.addWidget(self.view_tabs)
-        top.addStretch(1)
-        for w in (self.chain_check, self.resample_button, zoom):
-            top.addWidget(w)
+        """Top: the run bar (views, Run, Cancel); centre: the panes; bottom: the timeline across the window;
+        left: the Controls dock (scrolls vertically, never clips sideways); right: plots and maths."""
+        self.run_bar = RunBar(self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.run_bar)
+        self.view_switch = self.view_tabs = self.run_bar.view_switch  # view_tabs: the old name
+        self.chain_check = self.run_bar.chain_check
+        self.resample_button = self.run_bar.resample_button
+        self.run_bar.zoom_button.clicked.connect(self.canvas.reset_zoom)
+        self.controls.run_button = self.run_bar.run_button  # the old place of Run, kept for callers
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.setContentsMargins(6, 6, 6, 2)
-        layout.addLayout(top)
+        layout.setContentsMargins(4, 4, 4, 0)
         layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.player)
         self.setCentralWidget(central)
+        self.player_bar = QToolBar("Timeline", self)
+        self.player_bar.setObjectName("timeline-bar")
+        self.player_bar.setMovable(False)
+        self.player_bar.setFloatable(False)
+        self.player_bar.toggleViewAction().setVisible(False)
+        self.player_bar.addWidget(self.player)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.player_bar)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.controls)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.controls.sizeHint().width() + 24)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # wide enough for the controls' own minimum beside the scroll bar: they are never clipped on the right
+        # (long names are elided instead, so this minimum does not grow with a file name)
+        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + 2 * scroll.frameWidth())
+        self.controls_scroll = scroll
         self.docks = [
             self._dock("Controls", "controls", scroll, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._dock("Schedule", "schedule", self.plot, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Maths", "maths", self.maths, Qt.DockWidgetArea.RightDockWidgetArea),
         ]
         self.resizeDocks(self.docks[1:], [520, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks[1]], [420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks[0], self.docks[1]], [scroll.minimumWidth(), 330], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -171,13 +194,17 @@ class MainWindow(QMainWindow):
         return dock
 
     def _connect(self) -> None:
-        self.view_tabs.currentChanged.connect(lambda i: self.set_view((FORWARD, REVERSE)[i]))
+        self.view_switch.viewChosen.connect(self.set_view)
+        self.run_bar.run_button.clicked.connect(self.controls.runRequested)
+        self.run_bar.cancel_button.clicked.connect(self.cancel_run)
         self.chain_check.toggled.connect(self.set_chain_visible)
         self.resample_button.clicked.connect(self.resample_noise)
         self.player.positionChanged.connect(self._on_position)
         self.plot.cursorMoved.connect(self._on_plot_cursor)
         self.controls.scheduleChanged.connect(self._on_schedule_changed)
         self.controls.changed.connect(self._update_maths)
+        self.controls.changed.connect(self._update_start_mark)
+        self.maths.termHovered.connect(self._on_term_hovered)
         self.controls.imageChoiceChanged.connect(self._load_chosen_image)
         self.controls.sizeChanged.connect(lambda _: self._load_chosen_image())
         self.controls.runRequested.connect(self.start_run)
@@ -203,8 +230,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_image(path)
 
-    def open_image(self, path: str | Path) -> bool:
-        """Load a picture of one's own; a bad file shows a dialog and changes nothing. True if loaded."""
+    def open_image(self, path: str | Path, select: bool = True) -> bool:
+        """Load a picture of one's own; a bad file shows a dialog and changes nothing. True if loaded.
+
+        ``select`` makes it the start of the next run; a reload (a new picture size) keeps the choice made,
+        so "Pure noise" stays chosen."""
         path = Path(path)
         try:
             image = load_image(path, size=self.controls.size.value(), mode="fit", channels=3)
@@ -214,7 +244,7 @@ class MainWindow(QMainWindow):
         self.own_path = path
         self.settings.add_recent(path)
         self.settings.set_last_folder(path.parent)
-        self.controls.set_own_image(path.name)
+        self.controls.set_own_image(path.name, select=select)
         self._set_image(image, path.name)
         return True
 
@@ -223,7 +253,7 @@ class MainWindow(QMainWindow):
 
     def _load_chosen_image(self) -> None:
         if self.controls.image_source() == "own" and self.own_path is not None:
-            self.open_image(self.own_path)
+            self.open_image(self.own_path, select=False)
             return
         path = self.controls.sample_path()
         if path is None:
@@ -240,6 +270,7 @@ class MainWindow(QMainWindow):
         self.forward = ForwardProcess(image, self.controls.schedule(), seed)
         self.image_name = name
         self.controls.set_image_name(Path(name).stem)
+        self.controls.set_image_shape(image.shape if image.ndim == 3 else (*image.shape, 1))
         self.setWindowTitle(name)  # Qt appends the application display name itself
         h, w = image.shape[:2]
         self.status.say(f"{name}: {w} × {h} px. Drag the playhead to add noise, or press Run to denoise.")
@@ -265,8 +296,7 @@ class MainWindow(QMainWindow):
         if view == self.view and not force:
             return
         self.view = view
-        with QSignalBlocker(self.view_tabs):
-            self.view_tabs.setCurrentIndex(0 if view == FORWARD else 1)
+        self.view_switch.set_view(view)
         (self.menu_actions.forward_view if view == FORWARD else self.menu_actions.reverse_view).setChecked(True)
         for w in (self.chain_check, self.resample_button, self.menu_actions.chain, self.menu_actions.resample):
             w.setEnabled(view == FORWARD)
@@ -285,13 +315,23 @@ class MainWindow(QMainWindow):
             self.plot.set_schedule(schedule)
         self.plot.set_run_steps(info.timesteps if info is not None and self.view == REVERSE else [])
         timeline.snap = self.view == REVERSE
-        timeline.set_range(schedule.T - 1)
+        self.player.set_range(schedule.T - 1)
         if self.view == REVERSE:
             timeline.set_marks(self.session.store.timesteps, info.planned if info is not None else [])
         else:
             timeline.set_marks([], [])
         self.player.reverse_play = self.view == REVERSE
+        self._update_start_mark()
         timeline.set_t(self._t[self.view])
+
+    def _update_start_mark(self) -> None:
+        """Mark SDEdit's t0 on the timeline: where the next run starts (forward view) or this run started."""
+        info = self.session.info
+        if self.view == REVERSE:
+            t0 = info.timesteps[0] if info is not None and info.plan.strength is not None else None
+        else:
+            t0 = self.controls.start_t() if self.controls.source() != "noise" else None
+        self.player.timeline.set_start_mark(t0)
 
     def _on_position(self, t: int) -> None:
         self._t[self.view] = t
@@ -330,8 +370,9 @@ class MainWindow(QMainWindow):
             middle, middle_title = self._chain_frame(t)
         self.canvas.set_titles([f"{X_T} " + MUTED.format("closed form"), middle_title,
                                 f"{EPS} " + MUTED.format("the fixed noise")],
-                               ["xₜ", "chain xₜ" if self._chain is not None else "x₀", "ε"])
+                               ["xₜ", "chain xₜ" if self._chain is not None else "x₀", "ε"], PANE_TIPS[FORWARD])
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
+        self.canvas.set_raw(forward_readout(f, t, middle_is_x0=self._chain is None))
         self.canvas.set_images([f.x_t(t), middle, f.eps_uint8])
         abar = 1.0 if t < 0 else float(f.schedule.alpha_bars[t])
         where = "x₀ (clean)" if t < 0 else f"t = {t}"
@@ -352,10 +393,11 @@ class MainWindow(QMainWindow):
         info, latest = self.session.info, self.session.latest
         frame = latest if latest is not None and latest.t == t else self.session.store.at(t)
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
+        self.canvas.set_raw(None)  # a run records pictures only: the readout marks values at the display bounds
         if frame is None:
             hint = "press Run to sample" if info is None else "waiting for the first step…"
             self.canvas.set_titles([f"{X_T} " + MUTED.format(hint), f"{X0_HAT} " + MUTED.format("model's guess"),
-                                    f"{EPS_HAT} " + MUTED.format("predicted noise")])
+                                    f"{EPS_HAT} " + MUTED.format("predicted noise")], None, PANE_TIPS[REVERSE])
             self.canvas.set_images([None, None, None])
             self.player.set_where("no run yet" if info is None else "starting…")
             return
@@ -364,7 +406,7 @@ class MainWindow(QMainWindow):
             [f"{X0} " + MUTED.format("finished sample") if final else f"{X_T} " + MUTED.format("input of the step"),
              f"{X0_HAT} " + MUTED.format("last guess" if final else "model's guess of x₀"),
              f"{EPS_HAT} " + MUTED.format("of the last step" if final else "predicted noise")],
-            ["xₜ", "pred. x₀", "pred. ε"])
+            ["xₜ", "pred. x₀", "pred. ε"], PANE_TIPS[REVERSE])
         self.canvas.set_images([frame.x_t, frame.x0, frame.eps])
         where = "finished x₀" if final else f"step {frame.index + 1}/{frame.steps}   ·   t = {frame.t}"
         self.player.set_where(where)
@@ -374,13 +416,23 @@ class MainWindow(QMainWindow):
         info = self.session.info
         if self.view == REVERSE and info is not None:
             p = info.plan
+            _, name, cfg, classifier, *_ = self._run_names(info)
             state = MathsState(info.schedule, t, info.t_prevs.get(t, t - 1), p.sampler, p.eta, p.variance,
-                               p.clip_x0, reverse=True)
+                               p.clip_x0, reverse=True, class_name=name, cfg_scale=cfg, classifier_scale=classifier)
         else:
-            s = self.controls.sampler_settings()
+            s, c = self.controls.sampler_settings(), self.controls
+            name = c.class_name() if c.class_combo.isEnabled() else None
             state = MathsState(self._view_schedule(), t, t - 1, s["sampler"], s["eta"], s["variance"],
-                               s["clip_x0"], reverse=self.view == REVERSE)
+                               s["clip_x0"], reverse=self.view == REVERSE, class_name=name,
+                               cfg_scale=c.guidance.value() if name is not None else 1.0,
+                               classifier_scale=c.classifier_scale.value() if c.classifier_scale.isEnabled() else 0.0)
         self.maths.show_state(state)
+
+    def _on_term_hovered(self, key: str) -> None:
+        """Light up the curve or pane a formula term under the mouse stands for."""
+        target = TERMS[key][1] if key in TERMS else ""
+        self.canvas.highlight(int(target[5:]) if target.startswith("pane:") else None)
+        self.plot.highlight(target if target and not target.startswith("pane:") else None)
 
     def _on_schedule_changed(self) -> None:
         schedule = self.controls.schedule()
@@ -453,6 +505,7 @@ class MainWindow(QMainWindow):
         self.status.set_device(info.device)
         self.status.set_note(self.session.store.note())
         self.menu_actions.cancel.setEnabled(True)
+        self.run_bar.set_running(True)
         self._set_view(REVERSE, force=True)
 
     def cancel_run(self) -> None:
@@ -463,8 +516,8 @@ class MainWindow(QMainWindow):
     def _on_run_refreshed(self) -> None:
         """At most once per screen refresh during a run: new frames arrived since the last one.
 
-        The canvas and the timeline follow every refresh; the plot cursor, the maths text and the progress
-        numbers (each a relayout or a repaint of a larger area) follow at most ten times a second.
+        The canvas, the timeline, the plot cursor and the maths follow every refresh, so all show the same step;
+        the progress numbers follow at most ten times a second.
         """
         latest, store = self.session.latest, self.session.store
         now = time.perf_counter()
@@ -479,9 +532,14 @@ class MainWindow(QMainWindow):
             self.player.timeline.set_t(latest.t)
             self._t[REVERSE] = latest.t
             self._show_reverse(latest.t)
-            if slow:
+            # the cursor and the maths show the step on screen: at every refresh where they cost little, on a
+            # busy computer every few refreshes (their share of the GUI thread stays bounded), never 100 ms late
+            if now - self._last_secondary >= SECONDARY_SPACING * self._secondary_cost:
                 self.plot.set_t(latest.t)
                 self._update_maths()
+                done = time.perf_counter()
+                self._secondary_cost = 0.7 * self._secondary_cost + 0.3 * (done - now)
+                self._last_secondary = done
 
     def _on_run_notice(self, text: str) -> None:
         if self.session.info is not None:
@@ -490,6 +548,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_ended(self, status: str, message: str) -> None:
         self.menu_actions.cancel.setEnabled(False)
+        self.run_bar.set_running(False)
         info, done, kept = self.session.info, self.session.steps_done, len(self.session.store)
         steps = info.steps if info is not None else 0
         if status == FINISHED:
@@ -511,20 +570,36 @@ class MainWindow(QMainWindow):
     def export_source(self) -> ExportSource | None:
         """The frames of the view on screen, or None when there is nothing to export."""
         if self.view == REVERSE:
-            frames = self.session.store.frames
-            return reverse_source(frames) if frames else None
+            frames, info = self.session.store.frames, self.session.info
+            if not frames or info is None:
+                return None
+            return reverse_source(frames, info.schedule, run_note(*self._run_names(info)))
         f = self.forward
-        return None if f is None else forward_source(f.image, f.schedule, f.seed)
+        note = f"{self.image_name} · {f.schedule.describe()} · noise seed {f.seed}" if f is not None else ""
+        return None if f is None else forward_source(f.image, f.schedule, f.seed, note)
+
+    def _run_names(self, info) -> tuple:
+        """(model, class name, cfg scale, classifier scale, sampler, steps, seed, eta) of the run on screen."""
+        p, g = info.plan, info.plan.guidance
+        names = self.controls.class_names() if info.model == self.controls.model_info().name else ()
+        label = g.label
+        name = None if label is None else (names[label] if 0 <= label < len(names) else str(label))
+        return (info.model, name, g.cfg_scale, g.classifier_scale if g.classifier is not None else 0.0,
+                p.sampler, info.steps, p.seed, p.eta)
 
     def open_export_dialog(self, mode: str = "gif") -> ExportDialog | None:
         source = self.export_source()
         if source is None:
             QMessageBox.information(self, "Nothing to export", "Run the sampler first: there are no frames yet.")
             return None
-        stem = Path(self.image_name or "diffusion").stem
-        name = f"{stem}-{self.view}.{'gif' if mode == 'gif' else 'png'}"
-        folder = self.settings.get_json("export/last").get("folder") or self.settings.last_folder()
-        dialog = ExportDialog(source, mode, Path(folder) / name, self.player.timeline.t, self)
+        if self.view == REVERSE:
+            model, name, _, _, sampler, steps, seed, _ = self._run_names(self.session.info)
+            stem = file_stem(model, name, f"{sampler}{steps}", f"seed{seed}")
+        else:
+            stem = file_stem(Path(self.image_name or "picture").stem, "forward")
+        path = default_export_path(self.settings.get_json("export/last").get("folder"), stem,
+                                   ".gif" if mode == "gif" else ".png")
+        dialog = ExportDialog(source, mode, path, self.player.timeline.t, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.start_export(source, dialog.request())
         return dialog
@@ -535,19 +610,22 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Export in progress", "Wait for the current export to finish.")
             return False
         self._export_result = None
+        self._export_outcome = outcome = ExportOutcome()
         text = f"Writing {request.path.name}…"
         if self.session.running:
             self.status.say(text)  # the progress bar belongs to the run
         else:
             self.status.busy(text)
-        self._export_job.start(lambda cancel: run_export(source, request, cancel))
+        self._export_job.start(lambda cancel: run_export(source, request, cancel, outcome))
         return True
 
     def _on_export_item(self, obj: object) -> None:
         self._export_result = obj
 
     def _on_export_ended(self, status: str, message: str) -> None:
-        result = self._export_result
+        result = self._export_result or self._export_outcome.written  # written even if the end says cancelled
+        if status == CANCELLED and result is not None:
+            status = FINISHED
         if status == FINISHED and isinstance(result, ExportSummary):
             text = (f"Wrote {result.path.name}: {result.frames} frames, {result.bytes / 1e6:.2f} MB, "
                     f"{result.seconds:.1f} s per play.")
@@ -568,6 +646,12 @@ class MainWindow(QMainWindow):
     # ================================================================================================ help
     def show_about(self) -> None:
         AboutDialog(self.windowIcon(), self).exec()
+
+    def open_lenses(self) -> None:
+        """Spectrum and trajectory lenses of the current settings' run, following the playhead (issue 12)."""
+        from diffusion_studio.app.lens_window import open_lenses
+
+        self.lenses = open_lenses(self, getattr(self, "lenses", None))
 
     def show_explanation(self) -> None:
         dialog = ExplainDialog(self)

@@ -6,12 +6,15 @@ The coefficients come from :func:`diffusion_studio.core.steps.ddpm_coefficients`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QTextBrowser, QToolTip, QVBoxLayout, QWidget
 
+from diffusion_studio.app.help_texts import TERMS
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.steps import Variance, ddim_sigma, ddpm_coefficients, ddpm_sigma
 
@@ -28,6 +31,12 @@ class MathsState:
     variance: str = Variance.BETA_TILDE.value
     clip_x0: bool = True
     reverse: bool = False  # reverse view: the step of a run; forward view: the noising at t
+    class_name: str | None = None  # the class sampled (None: unconditional)
+    cfg_scale: float = 1.0  # classifier-free guidance scale s
+    classifier_scale: float = 0.0  # classifier guidance scale (Dhariwal & Nichol)
+
+
+TERM_STYLE = "color:#2a6fb8; text-decoration:none"
 
 
 def _n(v: float) -> str:
@@ -94,35 +103,114 @@ def reverse_html(m: MathsState) -> str:
     )
 
 
+def guidance_html(m: MathsState) -> str:
+    """Classifier-free guidance (Ho & Salimans 2022) and classifier guidance (Dhariwal & Nichol 2021, Algorithms 1
+    and 2) with the coefficients of the step shown."""
+    html = _h("Guidance")
+    if m.class_name is None:
+        return html + ("<p>No class chosen: ε̂<sub>θ</sub> = ε<sub>θ</sub>(x<sub>t</sub>, t), unconditional. "
+                       "Choose a class to see guidance at work.</p>")
+    s = m.cfg_scale
+    html += (f"<p>classifier-free, class “{m.class_name}”, s = {_n(s)}:<br>ε̂<sub>θ</sub> = ε<sub>u</sub> + s·"
+             "(ε<sub>c</sub> − ε<sub>u</sub>)"
+             f" = <b>{_n(1 - s)}</b>·ε<sub>u</sub> + <b>{_n(s)}</b>·ε<sub>c</sub></p>"
+             "<p style='color:#777'>ε<sub>c</sub> = ε<sub>θ</sub>(x<sub>t</sub>, y), ε<sub>u</sub> = "
+             "ε<sub>θ</sub>(x<sub>t</sub>, ∅); s = 1 is plain conditional, s = 0 unconditional, s &gt; 1 pushes "
+             "away from the unconditional prediction.</p>")
+    c = m.classifier_scale
+    if c:
+        t = max(m.t, 0)
+        abar = float(m.schedule.alpha_bars[t])
+        if m.sampler == "ddim":
+            html += ("<p>classifier guidance (Dhariwal &amp; Nichol, Algorithm 2):<br>ε̂ ← ε̂<sub>θ</sub> − "
+                     "s·√(1−ᾱ<sub>t</sub>)·∇<sub>x</sub> log p<sub>φ</sub>(y | x<sub>t</sub>)"
+                     f" = ε̂<sub>θ</sub> − <b>{_n(c * np.sqrt(1 - abar))}</b>·∇ log p(y | x<sub>t</sub>)"
+                     f"&nbsp; (s = {_n(c)})</p>")
+        else:
+            sigma = ddpm_sigma(m.schedule, t, m.variance, m.t_prev)
+            html += ("<p>classifier guidance (Dhariwal &amp; Nichol, Algorithm 1):<br>x<sub>t−1</sub> ~ "
+                     "N(μ + s·Σ·∇<sub>x</sub> log p<sub>φ</sub>(y | x<sub>t</sub>), Σ),&nbsp; Σ = σ<sub>t</sub>²·I"
+                     f"<br>mean shift = <b>{_n(c * sigma**2)}</b>·∇ log p(y | x<sub>t</sub>)&nbsp; (s = {_n(c)})"
+                     "</p>")
+    return html + ("<p style='color:#777'>The size of the guidance term itself is not shown: a run records the "
+                   "guided ε̂ only, not ε<sub>c</sub>, ε<sub>u</sub> or the classifier's gradient.</p>")
+
+
+TERM_PATTERNS = (  # (HTML of a term as the panel writes it, its key in help_texts.TERMS); longest first
+    ("ε̂<sub>θ</sub>", "eps"), ("ᾱ<sub>t</sub>", "abar"), ("β<sub>t</sub>", "beta"), ("x<sub>t</sub>", "x_t"),
+    ("<i>x̂</i>₀", "x0"), ("σ<sub>t</sub>", "sigma"), ("log-SNR", "snr"), ("x₀", "x0"), ("ε", "eps"),
+)
+_TERM_RE = re.compile("|".join(re.escape(text) for text, _ in TERM_PATTERNS))
+_TERM_KEYS = dict(TERM_PATTERNS)
+
+
+def link_terms(html: str) -> str:
+    """Wrap each formula term in a link (``term:KEY``) so hovering it can explain it and light up its curve."""
+    parts = re.split(r"(<[^>]*>)", html)  # never touch the inside of a tag
+    return "".join(part if part.startswith("<") else _TERM_RE.sub(_link, part) for part in parts)
+
+
+def _link(match: re.Match) -> str:
+    return f"<a href='term:{_TERM_KEYS[match.group(0)]}' style='{TERM_STYLE}'>{match.group(0)}</a>"
+
+
+def _link_subscripts(html: str) -> str:
+    """Terms with subscripts span tags (x<sub>t</sub>): link those first, then plain-text terms."""
+    for text, key in TERM_PATTERNS:
+        if "<" in text:
+            html = html.replace(text, f"\x00{key}\x01")
+    html = link_terms(html)
+    for text, key in TERM_PATTERNS:
+        if "<" in text:
+            html = html.replace(f"\x00{key}\x01", f"<a href='term:{key}' style='{TERM_STYLE}'>{text}</a>")
+    return html
+
+
 class MathsPanel(QWidget):
-    """A scrollable rich-text panel; :meth:`show_state` rewrites it for the step under the playhead."""
+    """A read-only rich-text view; :meth:`show_state` rewrites it for the step under the playhead.
+
+    A QTextBrowser (one document layout per update, a few ms) rather than a word-wrapped QLabel (which lays its
+    text out several times per update, about six times slower), so the panel can follow every screen refresh
+    during a run. Hovering a formula term shows what it is and emits ``termHovered(key)`` ('' when it leaves).
+    """
+
+    termHovered = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.label = QLabel()
-        self.label.setTextFormat(Qt.TextFormat.RichText)
-        self.label.setWordWrap(True)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setMargin(6)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(self.label)
+        self.browser = QTextBrowser()
+        self.browser.setOpenLinks(False)
+        self.browser.setFrameShape(QTextBrowser.Shape.NoFrame)
+        self.browser.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.browser.highlighted.connect(self._on_hover)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.addWidget(self.browser)
         self.state: MathsState | None = None
+        self._html = ""
 
     def show_state(self, state: MathsState) -> None:
         if state == self.state:
             return
         self.state = state
         if state.reverse:
-            html = reverse_html(state) + forward_html(state.schedule, state.t)
+            html = reverse_html(state) + guidance_html(state) + forward_html(state.schedule, state.t)
         else:
-            html = forward_html(state.schedule, state.t) + reverse_html(state)
-        self.label.setText(html)
+            html = forward_html(state.schedule, state.t) + reverse_html(state) + guidance_html(state)
+        self._html = html
+        bar = self.browser.verticalScrollBar()
+        keep = bar.value()
+        self.browser.setHtml(_link_subscripts(html))
+        bar.setValue(keep)
 
     def text(self) -> str:
-        return self.label.text()
+        """The panel's text as HTML, without the term links."""
+        return self._html
+
+    def _on_hover(self, url: QUrl) -> None:
+        key = url.toString().removeprefix("term:") if url.toString().startswith("term:") else ""
+        if key in TERMS:
+            QToolTip.showText(QCursor.pos(), TERMS[key][0], self.browser)
+        else:
+            QToolTip.hideText()
+        self.termHovered.emit(key if key in TERMS else "")

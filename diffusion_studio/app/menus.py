@@ -99,6 +99,7 @@ def build_menus(w: MainWindow) -> Actions:
     view_menu.addActions([a.forward_view, a.reverse_view])
     view_menu.addSeparator()
     view_menu.addActions([a.chain, a.resample, a.reset_zoom])
+    view_menu.addAction(_action(w, "&Lenses: Spectrum and Trajectory…", w.open_lenses, "Ctrl+L", "Recompute the run"))
     view_menu.addSeparator()
     for dock in w.docks:
         view_menu.addAction(dock.toggleViewAction())

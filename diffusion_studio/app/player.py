@@ -1,11 +1,12 @@
-"""The strip under the canvas: play/pause, loop and speed, the timeline, and where the playhead is."""
+"""The strip across the bottom of the window: play/pause, loop and speed, the timeline, a box that shows and
+takes an exact t, and where the playhead is."""
 
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStyle, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QStyle, QToolButton, QWidget
 
 from diffusion_studio.app.timeline import Timeline
 
@@ -35,6 +36,14 @@ class PlayerBar(QWidget):
             self.speed.addItem(f"{s:g}×", s)
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.setToolTip(f"Playback speed: 1× plays the whole timeline in about {SECONDS_AT_1X:g} s")
+        self.t_box = QSpinBox()
+        self.t_box.setRange(-1, self.timeline.t_max)
+        self.t_box.setSpecialValueText("x₀")
+        self.t_box.setPrefix("t = ")
+        self.t_box.setKeyboardTracking(False)  # typing "512" goes to 512, not through 5 and 51
+        self.t_box.setToolTip("The playhead's t: type a value and press Enter (−1 or x₀ is the clean end). "
+                              "In the reverse view it snaps to the nearest recorded step.")
+        self.t_box.setAccessibleName("Exact t")
         self.where = QLabel()
         # a fixed width: a text that changes length on every frame must not re-lay out the strip each time
         self.where.setFixedWidth(self.where.fontMetrics().horizontalAdvance("step 1000/1000   ·   t = 1000  ") + 8)
@@ -44,6 +53,7 @@ class PlayerBar(QWidget):
         for w in (self.play_button, self.loop_button, self.speed):
             layout.addWidget(w)
         layout.addWidget(self.timeline, 1)
+        layout.addWidget(self.t_box)
         layout.addWidget(self.where)
         self.reverse_play = True  # reverse view plays towards the clean end; forward view towards noise
         self._timer = QTimer(self)
@@ -54,6 +64,8 @@ class PlayerBar(QWidget):
         self.play_button.toggled.connect(self._on_play_toggled)
         self.timeline.playToggled.connect(self.play_button.toggle)
         self.timeline.positionChanged.connect(self.positionChanged)
+        self.timeline.moved.connect(self._sync_box)
+        self.t_box.valueChanged.connect(self._on_box)
         self._update_icon()
 
     @property
@@ -65,6 +77,24 @@ class PlayerBar(QWidget):
 
     def set_where(self, text: str) -> None:
         self.where.setText(text)
+
+    def set_range(self, t_max: int) -> None:
+        """The timeline's and the t box's range: t_max .. -1."""
+        self.timeline.set_range(t_max)
+        blocked = self.t_box.blockSignals(True)
+        self.t_box.setMaximum(self.timeline.t_max)
+        self.t_box.setValue(self.timeline.t)
+        self.t_box.blockSignals(blocked)
+
+    def _sync_box(self, t: int) -> None:
+        if self.t_box.value() != t:
+            blocked = self.t_box.blockSignals(True)
+            self.t_box.setValue(t)
+            self.t_box.blockSignals(blocked)
+
+    def _on_box(self, t: int) -> None:
+        self.timeline.set_t(t, emit=True)
+        self._sync_box(self.timeline.t)  # snapped in the reverse view
 
     def _on_play_toggled(self, on: bool) -> None:
         if on:

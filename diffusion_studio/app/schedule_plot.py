@@ -3,7 +3,8 @@
 Three stacked pyqtgraph plots share the t axis: noise per step (beta_t, optionally the posterior variance
 beta-tilde_t), signal and noise scales (abar_t, optionally sqrt(abar_t) and sqrt(1 - abar_t)), and log-SNR (shown
 when toggled). Each has a draggable cursor; moving one emits ``cursorMoved(t)``, and :meth:`set_t` moves them all
-with signals blocked, so the timeline and the plots never echo each other.
+with signals blocked, so the timeline and the plots never echo each other. The t axis runs from T-1 on the left
+to 0 on the right, the same direction as the timeline under the panes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QGridLayout, QVBoxLayout, QWidget
 
+from diffusion_studio.app.help_texts import CURVE_TIPS
 from diffusion_studio.core.schedules import Schedule
 
 CURVES = {  # key: (name in the plot title (HTML), plot row, colour, toggle label or None when always shown)
@@ -33,6 +35,11 @@ TOGGLE_TIPS = {
     "log_snr": "log signal-to-noise ratio, log(ᾱₜ / (1−ᾱₜ))",
 }
 ROW_TITLES = ("noise per step", "signal left", "log SNR")
+ROW_TIPS = (
+    "How much noise each single step adds (β_t) and the variance of its posterior (β̃_t)",
+    "How much of the clean picture is left at t (ᾱ_t and its square root) and how much noise (√(1−ᾱ_t))",
+    "log(ᾱ_t/(1−ᾱ_t)): above 0 the signal dominates x_t, below 0 the noise",
+)
 CURSOR_COLOUR = "#e0563d"
 MAX_STEP_MARKERS = 200
 DEFAULT_ON = ("sqrt_alpha_bar", "sqrt_one_minus")
@@ -69,6 +76,7 @@ class SchedulePlot(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMenuEnabled(False)
             plot.getViewBox().setDefaultPadding(0.02)
+            plot.invertX(True)  # t falls from left to right, as on the timeline (noise left, clean right)
             for axis in ("left", "bottom"):
                 item = plot.getAxis(axis)
                 item.setTextPen(self._fg)
@@ -87,6 +95,12 @@ class SchedulePlot(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         for key, (_, row, colour, _) in CURVES.items():
             self.curves[key] = self.plots[row].plot(pen=pg.mkPen(colour, width=2))
+            self.curves[key].setToolTip(CURVE_TIPS[key])
+            self.curves[key].curve.setToolTip(CURVE_TIPS[key])
+        for plot, tip in zip(self.plots, ROW_TIPS, strict=True):
+            plot.titleLabel.setToolTip(tip)
+            plot.getViewBox().setToolTip(tip)
+        self._highlighted: str | None = None
         self.run_steps = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("#3d8fe0"), pen=pg.mkPen("w", width=1))
         self.plots[1].addItem(self.run_steps)
         self.toggles: dict[str, QCheckBox] = {}
@@ -145,6 +159,14 @@ class SchedulePlot(QWidget):
     @property
     def t(self) -> int:
         return self._t
+
+    def highlight(self, key: str | None) -> None:
+        """Draw one curve thick (a formula term under the mouse belongs to it); None restores them all."""
+        if key == self._highlighted:
+            return
+        for k, curve in self.curves.items():
+            curve.setPen(pg.mkPen(CURVES[k][2], width=5 if k == key else 2))
+        self._highlighted = key
 
     def curve_data(self, key: str) -> np.ndarray:
         return self.curves[key].getData()[1]

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MARGIN = 16
 ACCENT = QColor("#3d8fe0")
+START_COLOUR = QColor("#e08a1e")
 
 
 class Timeline(QWidget):
@@ -25,6 +26,7 @@ class Timeline(QWidget):
 
     positionChanged = Signal(int)
     playToggled = Signal()
+    moved = Signal(int)  # every change of the playhead, the person's or the program's
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,6 +41,7 @@ class Timeline(QWidget):
         self._recorded_is_prefix = False
         self._strip_cache: tuple[tuple, QPixmap | None] = ((), None)
         self._given: tuple[Sequence[int] | None, Sequence[int] | None] = (None, None)
+        self.start_mark: int | None = None  # SDEdit's t0: where a run from a picture starts
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(2 * self.fontMetrics().height() + 30)
@@ -56,8 +59,11 @@ class Timeline(QWidget):
     def set_range(self, t_max: int) -> None:
         """Positions t_max .. -1; the playhead is clamped into them."""
         self.t_max = max(0, int(t_max))
-        self._t = max(-1, min(self._t, self.t_max))
+        clamped = max(-1, min(self._t, self.t_max))
         self.update()
+        if clamped != self._t:
+            self._t = clamped
+            self.moved.emit(clamped)
 
     def set_marks(self, recorded: Sequence[int], planned: Sequence[int] = ()) -> None:
         """Recorded and planned timesteps (any order). Passing the very same sequences again costs nothing."""
@@ -74,6 +80,12 @@ class Timeline(QWidget):
         self._recorded_is_prefix = bool(marks) and planned[first:] == marks
         self._span_cache = ((), [])
         self.update()
+
+    def set_start_mark(self, t0: int | None) -> None:
+        """Mark SDEdit's start t0 (None: no mark)."""
+        if t0 != self.start_mark:
+            self.start_mark = t0
+            self.update()
 
     @property
     def marks(self) -> list[int]:
@@ -92,6 +104,7 @@ class Timeline(QWidget):
             return
         self._t = t
         self.update()
+        self.moved.emit(t)
         if emit:
             self.positionChanged.emit(t)
 
@@ -181,7 +194,7 @@ class Timeline(QWidget):
         """Everything that changes only with the size, the range or the run's plan, drawn once into a pixmap."""
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, self.t_max, self._planned_key, self.palette().cacheKey(),
-               self.font().key())
+               self.font().key(), self.start_mark)
         if self._background_cache[0] == key:
             return self._background_cache[1]
         pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
@@ -202,6 +215,14 @@ class Timeline(QWidget):
         for left, right in self._spans(self._planned, track):
             p.fillRect(QRectF(left, track.top() + 2, right - left + 1, track.height() - 4), faint)
         self._paint_labels(p, track, pal.color(QPalette.ColorRole.WindowText))
+        if self.start_mark is not None and 0 <= self.start_mark <= self.t_max:
+            x = self.x_of(self.start_mark)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(START_COLOUR, 2))
+            p.drawLine(QPointF(x, track.top() - 6), QPointF(x, track.bottom()))
+            p.setBrush(START_COLOUR)
+            p.drawPolygon([QPointF(x - 5, track.top() - 11), QPointF(x + 5, track.top() - 11),
+                           QPointF(x, track.top() - 5)])
         p.end()
         self._background_cache = (key, pixmap)
         return pixmap
@@ -239,25 +260,59 @@ class Timeline(QWidget):
         ends = np.concatenate((xs[breaks], [xs[-1]]))
         return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
-    def _paint_labels(self, p: QPainter, track: QRectF, colour: QColor) -> None:
-        fm = p.fontMetrics()
+    def captions(self) -> list[tuple[QRectF, str, bool]]:
+        """Every text the timeline draws as (rectangle, text, muted), laid out so that none overlap.
+
+        Tick values are thinned to the width; the two end captions fall back to short forms, then to nothing,
+        when the widget is too narrow for them.
+        """
+        fm = self.fontMetrics()
+        track = self._track()
+        placed: list[tuple[QRectF, str, bool]] = []
+
+        def fits(rect: QRectF) -> bool:
+            return rect.left() >= 0 and rect.right() <= self.width() and not any(
+                rect.adjusted(-4, 0, 4, 0).intersects(r) for r, _, _ in placed)
+
+        y = track.bottom() + 4
         end = "x₀"
-        end_w = fm.horizontalAdvance(end) + 6
-        y = track.bottom() + 4 + fm.ascent()
-        p.setPen(colour)
-        for t in _nice_ticks(self.t_max):
+        end_rect = QRectF(self.x_of(-1) - fm.horizontalAdvance(end) / 2, y, fm.horizontalAdvance(end), fm.height())
+        end_rect.moveRight(min(end_rect.right(), self.width() - 1))
+        placed.append((end_rect, end, False))
+        label_w = fm.horizontalAdvance(str(self.t_max)) + 12
+        target = max(1, min(6, int(track.width() // max(label_w * 2, 1))))
+        for t in sorted(_nice_ticks(self.t_max, target), reverse=True):
             label = str(t)
-            x = self.x_of(t) - fm.horizontalAdvance(label) / 2
-            x = max(0.0, min(x, self.width() - fm.horizontalAdvance(label) - end_w - 4))
-            p.drawText(QPointF(x, y), label)
-        p.drawText(QPointF(self.width() - end_w, y), end)
+            w = fm.horizontalAdvance(label)
+            rect = QRectF(self.x_of(t) - w / 2, y, w, fm.height())
+            rect.moveLeft(max(0.0, rect.left()))
+            if fits(rect):
+                placed.append((rect, label, False))
+        top = track.top() - 7 - fm.ascent()
+        if self.start_mark is not None and 0 <= self.start_mark <= self.t_max:
+            text = f"t₀ = {self.start_mark}"
+            w = fm.horizontalAdvance(text)
+            rect = QRectF(self.x_of(self.start_mark) + 8, top, w, fm.height())
+            if rect.right() > self.width():
+                rect.moveRight(self.x_of(self.start_mark) - 8)
+            if fits(rect):
+                placed.append((rect, text, False))
+        for left, right in (("← pure noise  (t = T−1)", "clean picture (t = −1) →"), ("← noise", "clean →")):
+            lw, rw = fm.horizontalAdvance(left), fm.horizontalAdvance(right)
+            lrect = QRectF(MARGIN, top, lw, fm.height())
+            rrect = QRectF(self.width() - MARGIN - rw, top, rw, fm.height())
+            if lrect.right() + 12 < rrect.left() and fits(lrect) and fits(rrect):
+                placed += [(lrect, left, True), (rrect, right, True)]
+                break
+        return placed
+
+    def _paint_labels(self, p: QPainter, track: QRectF, colour: QColor) -> None:
         muted = QColor(colour)
         muted.setAlpha(150)
-        p.setPen(muted)
-        top = track.top() - 7
-        p.drawText(QPointF(MARGIN, top), "← pure noise  (t = T−1)")
-        right = "clean picture (t = −1) →"
-        p.drawText(QPointF(self.width() - MARGIN - fm.horizontalAdvance(right), top), right)
+        ascent = p.fontMetrics().ascent()
+        for rect, text, faint in self.captions():
+            p.setPen(muted if faint else colour)
+            p.drawText(QPointF(rect.left(), rect.top() + ascent), text)
 
     def _paint_playhead(self, p: QPainter, track: QRectF) -> None:
         x = self.x_of(self._t)

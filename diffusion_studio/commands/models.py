@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from diffusion_studio.models.registry import describe_models
+from diffusion_studio.models.registry import describe_models, has_classifier
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'':<10} {info.origin}")
         if info.licence:
             print(f"{'':<10} licence: {info.licence}")
+        if info.class_names:
+            print(f"{'':<10} {_guidance_line(info.name)}")
         if args.verbose and info.class_names:
             print(f"{'':<10} classes: {', '.join(info.class_names)}")
     from diffusion_studio.models.diffusers_cache import cached_model_lines
@@ -33,3 +35,14 @@ def run(args: argparse.Namespace) -> int:
     if cached:
         print("\n" + "\n".join(cached))
     return 0
+
+
+def _guidance_line(name: str) -> str:
+    """Which guidance a model with classes takes (classifier guidance needs a noise-aware classifier)."""
+    try:
+        with_classifier = has_classifier(name)
+    except OSError:
+        with_classifier = False
+    if with_classifier:
+        return "guidance: classifier-free (--guidance) and classifier (--classifier-scale: it has a classifier)"
+    return "guidance: classifier-free (--guidance); no classifier, so no --classifier-scale"

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import torch
 
+from diffusion_studio.commands import arguments as A
 from diffusion_studio.core.forward import q_sample
-from diffusion_studio.core.schedules import SCHEDULE_NAMES, make_schedule
+from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, make_schedule
 from diffusion_studio.errors import OptionError
 from diffusion_studio.io.frames import panel_images
 from diffusion_studio.io.gif import GifOptions, export_contact_sheet, export_gif
 from diffusion_studio.io.images import image_to_tensor, load_image
+from diffusion_studio.threads import MAX_THREADS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,17 +28,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--schedule", default="linear", choices=SCHEDULE_NAMES, help="noise schedule (default linear)"
     )
-    p.add_argument("--T", type=int, default=1000, help="number of diffusion steps (default 1000)")
+    p.add_argument("--T", type=A.whole(MIN_T, MAX_T), default=1000, help="number of diffusion steps (default 1000)")
     p.add_argument(
-        "--size", type=int, default=256, help="image side in pixels, the image is fitted (default 256)"
+        "--size", type=A.whole(8, 2048), default=256, help="image side in pixels, the image is fitted (default 256)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the one eps used for every t")
+    p.add_argument("--seed", type=A.seed, default=0, help="seed of the one eps used for every t")
     p.add_argument("--eps", action="store_true", help="show the noise eps beside x_t")
-    p.add_argument("--out", type=Path, default=None, help="write the strip of x_t for the chosen t as PNG")
-    p.add_argument("--gif", type=Path, default=None, help="write the noising process as an animated GIF")
-    p.add_argument("--frames", type=int, default=60, help="GIF frames, evenly spread over t (default 60)")
-    p.add_argument("--fps", type=float, default=15.0, help="GIF frames per second (default 15)")
+    p.add_argument("--out", type=A.output_file, default=None, help="write the strip of x_t for the chosen t as PNG")
+    p.add_argument("--gif", type=A.output_file, default=None, help="write the noising process as an animated GIF")
+    p.add_argument("--frames", type=A.whole(2, 1000), default=60, help="GIF frames, evenly spread over t (default 60)")
+    p.add_argument(
+        "--fps", type=A.number(0, 100, lo_open=True), default=15.0, help="GIF frames per second (default 15)"
+    )
     p.add_argument("--both", action="store_true", help="GIF plays noising then back again")
+    p.add_argument(
+        "--threads", type=A.whole(1, MAX_THREADS), default=None, help="CPU threads (default: the idle cores)"
+    )
 
 
 def _parse_ts(text: str, T: int) -> list[int]:  # noqa: N803
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError("Say where to write the result: --out strip.png and/or --gif forward.gif.")
     sched = make_schedule(args.schedule, args.T)
     ts = _parse_ts(args.t, sched.T)
+    A.distinct_outputs(out=args.out, gif=args.gif)
+    _check_fits(args, len(ts))
     x0 = image_to_tensor(load_image(args.image, size=args.size, mode="fit"))[None]
     eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(args.seed))
     panels = ("x_t", "eps") if args.eps else ("x_t",)
@@ -74,3 +83,15 @@ def run(args: argparse.Namespace) -> int:
             f"wrote {summary.path} ({summary.frames} frames, {summary.bytes / 1e6:.2f} MB)", file=sys.stderr
         )
     return 0
+
+
+def _check_fits(args: argparse.Namespace, strip_frames: int) -> None:
+    """Refuse, before any work, pictures or frame sets that cannot fit (the image is at most size x size)."""
+    panels = 2 if args.eps else 1
+    A.check_picture(strip_frames * panels * args.size, args.size, "The strip", "lower --size or give fewer --t")
+    frames = (min(args.frames, args.T) if args.gif is not None else 0) + (strip_frames if args.out else 0)
+    A.check_memory(
+        frames * panels * args.size * args.size * 3 * 2 + args.size * args.size * 4 * 8,
+        f"Noising a {args.size}x{args.size} image into {frames} frames",
+        "lower --size or --frames",
+    )

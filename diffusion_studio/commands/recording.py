@@ -1,4 +1,8 @@
-"""Record chosen frames of a sampling run (as uint8 panels) and write them as GIF / PNG / contact sheet."""
+"""Record chosen frames of a sampling run (as uint8 panels) and write them as GIF / PNG / contact sheet.
+
+The steps come from :func:`diffusion_studio.session.frames.stream_frames`, the same stream the window records
+(with its CUDA out-of-memory fallback to the CPU); only the kept frames are ever converted to pictures.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from diffusion_studio.core.plan import run_plan
 from diffusion_studio.errors import OptionError
 from diffusion_studio.io.atomic import atomic_write
-from diffusion_studio.io.frames import PANELS, panel_images
+from diffusion_studio.io.frames import PANELS
 from diffusion_studio.io.gif import GifOptions, export_contact_sheet, export_gif, select_indices
 from diffusion_studio.runs import PreparedRun
+from diffusion_studio.session.frames import Notice, stream_frames
 
 
 @dataclass
@@ -23,6 +27,7 @@ class Recording:
     labels: list[str] = field(default_factory=list)
     final: np.ndarray | None = None
     side: int = 0
+    notices: list[str] = field(default_factory=list)
 
 
 def record_run(
@@ -34,31 +39,30 @@ def record_run(
     unknown = [p for p in panels if p not in PANELS]
     if unknown or not panels:
         raise OptionError(f"Panels must be chosen from {', '.join(PANELS)}; got '{','.join(panels)}'.")
+    panes = [PANELS.index(p) for p in panels]
     total = len(prepared.plan.timesteps(prepared.schedule))
-    keep = set(select_indices(total + 1, frame_count=min(frame_count, total + 1)))
+    keep = set(select_indices(total + 1, frame_count=min(frame_count, total + 1)))  # index total: the final
     bar = None if quiet else ProgressBar(total, f"{prepared.model.info.name} {prepared.plan.sampler}")
     rec = Recording(side=max(prepared.shape[1:]))
-    steps = run_plan(
-        prepared.model, prepared.schedule, prepared.plan, prepared.shape, prepared.init, prepared.device
-    )
-    last = None
     try:
-        for step in steps:
-            if step.index in keep:
-                rec.frames.append(panel_images(step.x_t, step.x0_pred, step.eps_pred, panels))
-                rec.labels.append(f"t = {step.t}")
-            if bar:
-                bar.update(step.index + 1, f"t={step.t:4d}")
-            last = step
+        for item in stream_frames(prepared):
+            if isinstance(item, Notice):  # e.g. CUDA ran out of memory: the run starts again on the CPU
+                if item.restart:
+                    rec = Recording(side=rec.side, notices=rec.notices)
+                rec.notices.append(item.text)
+                print(f"\n{item.text}", file=sys.stderr)
+                continue
+            if item.index in keep:
+                rec.frames.append([item.picture(p) for p in panes])
+                rec.labels.append("x_0 (final)" if item.is_final else f"t = {item.t}")
+            if item.is_final:
+                rec.final = item.x_t
+            elif bar:
+                bar.update(item.index + 1, f"t={item.t:4d}")
     finally:
         if bar:
             bar.close()
-    assert last is not None  # a plan always has at least one step
-    final = panel_images(last.x_prev, last.x_prev, None, ("x_t",))[0]
-    final_panels = panel_images(last.x_prev, last.x_prev, last.eps_pred, panels)
-    rec.frames.append(final_panels)
-    rec.labels.append("x_0 (final)")
-    rec.final = final
+    assert rec.final is not None  # a plan always has at least one step, and the stream ends with the final frame
     return rec
 
 

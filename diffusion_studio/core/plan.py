@@ -13,53 +13,90 @@ import torch
 
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.core.forward import q_sample
+from diffusion_studio.core.karras import sigma_grid, sigma_sampler
 from diffusion_studio.core.samplers import Guidance, Step, reverse_process
 from diffusion_studio.core.schedules import Schedule
-from diffusion_studio.core.steps import Spacing, Variance, ddim_timesteps
+from diffusion_studio.core.sigmas import SigmaGrid
+from diffusion_studio.core.steps import SamplerName, Spacing, Variance, ddim_timesteps
 from diffusion_studio.errors import OptionError
 
-SAMPLERS = ("ddpm", "ddim")
+SAMPLERS = tuple(m.value for m in SamplerName)
+DEFAULT_STEPS = {SamplerName.DDIM: 50, SamplerName.EULER: 25, SamplerName.HEUN: 25, SamplerName.DPMPP_2M: 25}
 
 
 @dataclass(frozen=True)
 class SamplingPlan:
-    sampler: str = "ddpm"  # "ddpm" (ancestral) or "ddim"
-    steps: int | None = None  # None: every t for DDPM, 50 for DDIM; fewer DDPM steps are respaced
+    sampler: str = SamplerName.DDPM.value  # a SamplerName: ddpm, ddim, euler, heun, dpmpp_2m
+    steps: int | None = None  # None: every t for DDPM, 50 for DDIM, 25 for the others; fewer DDPM steps respace
     eta: float = 0.0  # DDIM only
-    spacing: str = Spacing.LEADING.value
+    spacing: str | None = None  # leading, trailing, linspace, karras; None: the sampler's diffusers default
     variance: str = Variance.BETA_TILDE.value  # DDPM only: sigma_t^2 = beta_t or beta~_t
-    clip_x0: bool = True
+    clip_x0: bool = True  # DDPM and DDIM only (Euler, Heun and DPM-Solver++ never clip, as diffusers' defaults)
     seed: int = 0
     batch: int = 1
     strength: float | None = None  # SDEdit: start from the init image noised to t0 = strength * T
     guidance: Guidance = Guidance()
+    churn: float = 0.0  # Heun only: Karras et al. 2022 S_churn (0 = deterministic)
+    guidance_interval: tuple[float, float] | None = None  # classifier-free guidance only for lo <= t <= hi
+
+    @property
+    def sampler_name(self) -> SamplerName:
+        return SamplerName.parse(self.sampler)
+
+    @property
+    def spacing_name(self) -> Spacing:
+        """The spacing in use: as chosen, else diffusers' default for the sampler's scheduler (``timestep_spacing``
+        is "leading" for DDPMScheduler and DDIMScheduler, "linspace" for the Euler, Heun and DPM-Solver schedulers)."""
+        if self.spacing is not None:
+            try:
+                return Spacing(self.spacing)
+            except ValueError:
+                names = ", ".join(m.value for m in Spacing)
+                raise OptionError(f"Unknown spacing '{self.spacing}'; choose one of {names}.") from None
+        return Spacing.LINSPACE if self.sampler_name.on_sigmas else Spacing.LEADING
 
     def checked(self, sched: Schedule) -> SamplingPlan:
         """Validate against a schedule; raise :class:`OptionError` with one sentence if something is off."""
-        if self.sampler not in SAMPLERS:
-            raise OptionError(f"Unknown sampler '{self.sampler}'; choose ddpm or ddim.")
-        if self.eta < 0 or self.eta > 1:
+        kind = self.sampler_name
+        if not 0 <= self.eta <= 1:  # also refuses NaN
             raise OptionError(f"eta must be between 0 and 1, got {self.eta:g}.")
         if self.strength is not None and not 0 < self.strength <= 1:
             raise OptionError(f"The SDEdit strength must be above 0 and at most 1, got {self.strength:g}.")
         if self.batch < 1:
             raise OptionError("The batch size must be at least 1.")
+        if not (0 <= self.churn < float("inf")):
+            raise OptionError(f"The churn must be a number of at least 0, got {self.churn:g}.")
+        if self.churn > 0 and kind is not SamplerName.HEUN:
+            raise OptionError("Churn (Karras et al. Algorithm 2) applies to the heun sampler only.")
+        if self.guidance_interval is not None:
+            lo, hi = (float(v) for v in self.guidance_interval)
+            if not (0 <= lo <= hi < float("inf")):
+                raise OptionError(f"The guidance interval needs 0 <= LO <= HI, got {lo:g},{hi:g}.")
         Variance(self.variance)
-        Spacing(self.spacing)
+        self.spacing_name  # noqa: B018 - raises on an unknown spacing
         self.timesteps(sched)
         return self
 
+    def _steps(self, sched: Schedule) -> int:
+        kind = self.sampler_name
+        if self.steps is not None:
+            return self.steps
+        return sched.T if kind is SamplerName.DDPM else min(DEFAULT_STEPS[kind], sched.T)
+
+    def grid(self, sched: Schedule) -> SigmaGrid:
+        """The sigma grid of a Euler/Heun/DPM-Solver++ plan (cut at t0 for an SDEdit start)."""
+        grid = sigma_grid(self.sampler_name, sched, self._steps(sched), self.spacing_name)
+        return grid if self.strength is None else grid.from_time(round(self.strength * (sched.T - 1)))
+
     def timesteps(self, sched: Schedule) -> list[int]:
-        """The descending timesteps this plan visits (cut at t0 for an SDEdit start)."""
-        steps = (
-            self.steps
-            if self.steps is not None
-            else (sched.T if self.sampler == "ddpm" else min(50, sched.T))
-        )
-        if self.sampler == "ddpm" and steps == sched.T:
+        """The descending timesteps this plan visits (cut at t0 for an SDEdit start); rounded for sigma grids."""
+        if self.sampler_name.on_sigmas:
+            return self.grid(sched).rounded_times()
+        steps = self._steps(sched)
+        if self.sampler_name is SamplerName.DDPM and steps == sched.T:
             ts = list(range(sched.T - 1, -1, -1))
         else:
-            ts = ddim_timesteps(sched, steps, self.spacing)
+            ts = ddim_timesteps(sched, steps, self.spacing_name)
         if self.strength is not None:
             t0 = round(self.strength * (sched.T - 1))
             ts = [t for t in ts if t <= t0]
@@ -68,6 +105,10 @@ class SamplingPlan:
                     "The SDEdit strength is too low for this number of steps: no step would run."
                 )
         return ts
+
+    def with_guidance_interval(self) -> Guidance:
+        """The plan's guidance with its interval."""
+        return replace(self.guidance, interval=self.guidance_interval)
 
     def with_seed(self, seed: int) -> SamplingPlan:
         return replace(self, seed=seed)
@@ -81,12 +122,20 @@ def start_sample(
     init: torch.Tensor | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """x_T ~ N(0, I), or for SDEdit x_{t0} = sqrt(abar_t0) x_init + sqrt(1 - abar_t0) eps (Meng et al. 2022)."""
+    """x_T ~ N(0, I), or for SDEdit x_{t0} = sqrt(abar_t0) x_init + sqrt(1 - abar_t0) eps (Meng et al. 2022).
+
+    On a sigma grid the pure-noise start is z times diffusers' ``init_noise_sigma`` in VP scale
+    (``grid.start_scale``), so a seed gives what diffusers' pipeline gives from the same z.
+    """
     full = (plan.batch, *shape)
     noise = torch.randn(full, generator=generator, dtype=torch.float32)
+    grid = plan.grid(sched) if plan.sampler_name.on_sigmas else None
     if plan.strength is None or init is None:
-        return noise.to(device)
+        return (noise if grid is None else noise * grid.start_scale).to(device)
     x0 = init.to(torch.float32).expand(full).clone()
+    if grid is not None:
+        abar = grid.alpha_bar(0)
+        return (x0 * abar**0.5 + noise * (1 - abar) ** 0.5).to(device)
     t0 = plan.timesteps(sched)[0]
     return q_sample(sched, x0, t0, noise).to(device)
 
@@ -106,16 +155,29 @@ def run_plan(
         raise OptionError("An SDEdit start (strength) needs an init image.")
     generator = torch.Generator("cpu").manual_seed(int(plan.seed))
     x_start = start_sample(plan, sched, shape, generator, init, device)
+    guidance = plan.with_guidance_interval()
+    if plan.sampler_name.on_sigmas:
+        return sigma_sampler(
+            plan.sampler_name,
+            model,
+            sched,
+            x_start,
+            plan.grid(sched),
+            guidance=guidance,
+            churn=plan.churn,
+            generator=generator,
+            cancel=cancel,
+        )
     return reverse_process(
         model,
         sched,
         x_start,
         plan.timesteps(sched),
-        method=plan.sampler,
+        method=plan.sampler_name,
         eta=plan.eta,
         variance=plan.variance,
         clip_x0=plan.clip_x0,
-        guidance=plan.guidance,
+        guidance=guidance,
         generator=generator,
         cancel=cancel,
     )

@@ -20,20 +20,28 @@ from diffusion_studio.core.guidance import (
     ddpm_classifier_shift,
     guided_eps,
 )
+from diffusion_studio.core.parameterization import v_from_eps_x0
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.steps import (
+    SamplerName,
     Variance,
     ddim_step,
     ddpm_sigma,
     ddpm_step,
     previous_timesteps,
 )
-from diffusion_studio.errors import ModelError
+from diffusion_studio.errors import ModelError, OptionError
 
 
 @dataclass(frozen=True)
 class Step:
-    """What one reverse step produced. ``x_t`` went in at timestep ``t``; ``x_prev`` came out (at ``t_prev``)."""
+    """What one reverse step produced. ``x_t`` went in at timestep ``t``; ``x_prev`` came out (at ``t_prev``).
+
+    Every tensor is in the model's own (VP) scale, x_t = sqrt(abar) x0 + sqrt(1 - abar) eps, whatever the sampler.
+    ``t`` is a whole timestep (for labels and the timeline); ``time`` is the exact model time when a sampler
+    works between trained timesteps (Euler, Heun, DPM-Solver++ on Karras sigmas), and ``alpha_bar`` the exact
+    noise level of x_t. ``calls`` counts the model evaluations the step cost (Heun: 2, except the last).
+    """
 
     index: int  # 0-based position in the run
     total: int  # number of steps in the run
@@ -43,6 +51,18 @@ class Step:
     x0_pred: torch.Tensor
     eps_pred: torch.Tensor
     x_prev: torch.Tensor
+    calls: int = 1
+    time: float | None = None  # None: the model time is t
+    alpha_bar: float | None = None  # None: read the schedule at t
+
+    def abar(self, sched: Schedule) -> float:
+        """The noise level of ``x_t``: ``alpha_bar`` when the sampler set it, else abar_t of the schedule."""
+        return float(sched.alpha_bars[self.t]) if self.alpha_bar is None else float(self.alpha_bar)
+
+    def v_pred(self, sched: Schedule) -> torch.Tensor:
+        """v-hat = sqrt(abar) eps-hat - sqrt(1 - abar) x0-hat (Salimans & Ho 2022, sec. 4)."""
+        abar = self.abar(sched)
+        return v_from_eps_x0(self.eps_pred, self.x0_pred, torch.tensor(abar, dtype=self.x_t.dtype))
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,18 @@ class Guidance:
     cfg_scale: float = 1.0
     classifier: NoisyClassifier | None = field(default=None, compare=False)
     classifier_scale: float = 0.0
+    interval: tuple[float, float] | None = None  # guide only for lo <= t <= hi (Kynkaanniemi et al. 2024)
+
+    def cfg_scale_at(self, t: float) -> float:
+        """The classifier-free scale at model time t: ``cfg_scale`` inside the interval, 1 (conditional) outside.
+
+        Kynkaanniemi et al. 2024, "Applying guidance in a limited interval improves sample and distribution
+        quality": guidance at high noise costs diversity and at low noise does nothing, so it is applied only in a
+        middle range of noise levels.
+        """
+        if self.interval is None or self.interval[0] <= t <= self.interval[1]:
+            return self.cfg_scale
+        return 1.0
 
 
 def _noise(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -72,7 +104,7 @@ def reverse_process(
     x_start: torch.Tensor,
     timesteps: list[int],
     *,
-    method: str = "ddpm",
+    method: str | SamplerName = SamplerName.DDPM,
     eta: float = 0.0,
     variance: str | Variance = Variance.BETA_TILDE,
     clip_x0: bool = False,
@@ -83,7 +115,11 @@ def reverse_process(
     """Run DDPM (Ho et al. Algorithm 2) or DDIM (Song et al. eq. 12) over descending ``timesteps``.
 
     ``model`` has ``predict_eps(x_t, t, schedule, y)``. Stops before the next model call once ``cancel`` is set.
+    An unknown ``method`` raises :class:`OptionError`; the sigma-grid samplers run in :mod:`.karras`.
     """
+    kind = SamplerName.parse(method)
+    if kind.on_sigmas:
+        raise OptionError(f"'{kind.value}' runs on a sigma grid: use diffusion_studio.core.karras or run_plan.")
     guidance = guidance or Guidance()
     batch = x_start.shape[0]
     y = None
@@ -96,10 +132,10 @@ def reverse_process(
         if cancel is not None and cancel.cancelled:
             return
         t_batch = torch.full((batch,), t, dtype=torch.long, device=x.device)
-        eps = guided_eps(model, x, t_batch, sched, y, guidance.null_class, guidance.cfg_scale)
+        eps = guided_eps(model, x, t_batch, sched, y, guidance.null_class, guidance.cfg_scale_at(t))
         _check_finite(eps, t)
         grad = classifier_log_prob_grad(guidance.classifier, x, t_batch, y) if use_classifier else None
-        if method == "ddim":
+        if kind is SamplerName.DDIM:
             if grad is not None:  # Dhariwal & Nichol, Algorithm 2
                 eps = ddim_classifier_eps(eps, float(sched.alpha_bars[t]), grad, guidance.classifier_scale)
             noise = _noise(x, generator) if eta > 0 else None
@@ -113,7 +149,7 @@ def reverse_process(
             x_prev, x0 = ddpm_step(
                 sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift
             )
-        yield Step(i, len(timesteps), t, t_prev, x, x0, eps, x_prev)
+        yield Step(i, len(timesteps), t, t_prev, x, x0, eps, x_prev, alpha_bar=float(sched.alpha_bars[t]))
         x = x_prev
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -27,6 +28,38 @@ class Spacing(str, Enum):
     LEADING = "leading"
     TRAILING = "trailing"
     LINSPACE = "linspace"
+    KARRAS = "karras"  # Karras et al. 2022 eq. 5 sigmas (rho = 7): Euler, Heun and DPM-Solver++ only
+
+
+class SamplerName(str, Enum):
+    """The closed set of samplers; a plain string compares equal to its member (``"ddim" == SamplerName.DDIM``)."""
+
+    DDPM = "ddpm"  # ancestral, Ho et al. 2020 Algorithm 2
+    DDIM = "ddim"  # Song et al. 2021 eq. 12
+    EULER = "euler"  # Karras et al. 2022, Algorithm 1 without the correction (k-diffusion sample_euler)
+    HEUN = "heun"  # Karras et al. 2022, Algorithms 1 and 2 (churn)
+    DPMPP_2M = "dpmpp_2m"  # Lu et al. 2022, DPM-Solver++(2M)
+
+    @classmethod
+    def parse(cls, name: str | SamplerName) -> SamplerName:
+        """The member named ``name``, or :class:`OptionError` with the list of names."""
+        try:
+            return cls(name)
+        except ValueError:
+            names = ", ".join(m.value for m in cls)
+            raise OptionError(f"Unknown sampler '{name}'; choose one of {names}.") from None
+
+    @property
+    def on_sigmas(self) -> bool:
+        """True for the samplers that run on a sigma grid (Euler, Heun, DPM-Solver++) rather than DDPM/DDIM's t."""
+        return self not in (SamplerName.DDPM, SamplerName.DDIM)
+
+
+class StepResult(NamedTuple):
+    """What :func:`ddpm_step` and :func:`ddim_step` return; unpacks as ``x_prev, x0_pred = ...``."""
+
+    x_prev: torch.Tensor
+    x0_pred: torch.Tensor
 
 
 def ddpm_coefficients(sched: Schedule, t: int, t_prev: int | None = None) -> dict[str, float]:
@@ -77,7 +110,7 @@ def ddpm_step(
     clip_x0: bool = False,
     t_prev: int | None = None,
     mean_shift: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> StepResult:
     """One ancestral step x_{t-1} = mu_theta(x_t, t) + sigma_t z (Ho et al. 2020, Algorithm 2).
 
     Without clipping, mu_theta = (x_t - (1 - alpha_t)/sqrt(1 - abar_t) eps_theta) / sqrt(alpha_t).
@@ -101,7 +134,7 @@ def ddpm_step(
         if noise is None:
             raise OptionError("A DDPM step before the last one needs noise z.")
         mean.add_(noise, alpha=sigma)
-    return mean, x0_pred
+    return StepResult(mean, x0_pred)
 
 
 def ddim_sigma(sched: Schedule, t: int, t_prev: int, eta: float) -> float:
@@ -120,7 +153,7 @@ def ddim_step(
     eta: float = 0.0,
     noise: torch.Tensor | None = None,
     clip_x0: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> StepResult:
     """One DDIM step (Song et al. 2021, eq. 12):
 
         x_{t_prev} = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma_t^2) eps_theta + sigma_t z
@@ -143,7 +176,7 @@ def ddim_step(
         if noise is None:
             raise OptionError("A DDIM step with eta > 0 needs noise z.")
         x_prev.add_(noise, alpha=sigma)
-    return x_prev, x0_pred
+    return StepResult(x_prev, x0_pred)
 
 
 def ddim_timesteps(sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LEADING) -> list[int]:
@@ -156,6 +189,8 @@ def ddim_timesteps(sched: Schedule, steps: int, spacing: str | Spacing = Spacing
     if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= T:
         raise OptionError(f"The number of steps must be a whole number from 1 to T = {T}, got {steps!r}.")
     kind = Spacing(spacing)
+    if kind is Spacing.KARRAS:
+        raise OptionError("Karras spacing is a sigma grid: it applies to euler, heun and dpmpp_2m, not DDPM/DDIM.")
     if kind is Spacing.LEADING:
         ts = (np.arange(0, steps) * (T // steps)).round()[::-1]
     elif kind is Spacing.TRAILING:
@@ -163,6 +198,18 @@ def ddim_timesteps(sched: Schedule, steps: int, spacing: str | Spacing = Spacing
     else:
         ts = np.linspace(0, T - 1, steps).round()[::-1]
     return [int(v) for v in ts]
+
+
+def parse_interval(text: str) -> tuple[float, float]:
+    """``"LO,HI"`` -> (LO, HI), two finite numbers with LO <= HI; :class:`OptionError` otherwise."""
+    parts = str(text).split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise OptionError(f"A t interval is two numbers LO,HI (for example 200,700), got '{text}'.") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
+        raise OptionError(f"A t interval needs 0 <= LO <= HI, got '{text}'.")
+    return lo, hi
 
 
 def previous_timesteps(timesteps: list[int]) -> list[int]:

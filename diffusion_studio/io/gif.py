@@ -14,6 +14,7 @@ GIF notes that shape the output:
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from diffusion_studio.errors import OptionError
 from diffusion_studio.io.atomic import atomic_target
@@ -34,6 +35,8 @@ PALETTE_SAMPLES = 16  # frames (evenly spaced, first and last included) stacked 
 PALETTE_PIXELS = 1 << 14  # their pixels are subsampled to about this many (the palette cost is O(pixels))
 PALETTE_KMEANS = 1  # one k-means pass after median cut: much closer colours for ~0.15 s
 MAX_FPS = 100.0
+CELL_GAP = 3 * GAP  # between the steps of a contact sheet
+CELL_FRAME = (200, 200, 200)
 MIN_DELAY_MS = 20
 
 
@@ -116,16 +119,19 @@ def export_gif(
     frames: Sequence[Frame],
     labels: Sequence[str] | None = None,
     options: GifOptions | None = None,
+    titles: Sequence[str] | None = None,
+    note: str | None = None,
 ) -> ExportSummary:
     """Write ``frames`` (denoising order, one per step) as an animated GIF, atomically.
 
     Each frame is an (H, W, 3) / (H, W) uint8 array or a tuple of panels laid side by side; ``labels``
-    (e.g. "t = 734") are drawn in a caption strip under the panels when ``options.label`` is set.
+    (e.g. "t = 734") are drawn in a caption strip under the panels when ``options.label`` is set, with ``note``
+    (the run's settings) as a second line; ``titles`` name the panels above them.
     """
     options = options or GifOptions()
     options.check()
     shown = labels if options.label else None
-    layout = make_layout(frames, shown, options.scale)  # checks every frame, sizes the caption
+    layout = make_layout(frames, shown, options.scale, titles, note if options.label else None)
     keep = select_indices(len(frames), options.stride, options.frame_count)
 
     def draw(i: int) -> Image.Image:
@@ -162,22 +168,66 @@ def export_contact_sheet(
     labels: Sequence[str] | None = None,
     columns: int | None = None,
     scale: int = 1,
+    titles: Sequence[str] | None = None,
+    note: str | None = None,
 ) -> Path:
-    """Write the steps as a PNG grid, row by row, ``columns`` wide (default near-square), atomically."""
-    if columns is not None and columns < 1:
-        raise OptionError(f"The contact sheet needs at least 1 column, not {columns}.")
-    layout = make_layout(frames, labels, scale)
-    cols = min(len(frames), columns or math.ceil(math.sqrt(len(frames))))
-    rows = math.ceil(len(frames) / cols)
-    cell_w, cell_h = layout.size
-    sheet = Image.new("RGB", (cols * cell_w + (cols + 1) * GAP, rows * cell_h + (rows + 1) * GAP), BACKGROUND)
-    for k, frame in enumerate(frames):
-        row, col = divmod(k, cols)
-        tile = compose(frame, labels[k] if labels else None, layout)
-        sheet.paste(tile, (GAP + col * (cell_w + GAP), GAP + row * (cell_h + GAP)))
+    """Write the steps as a PNG grid, row by row, ``columns`` wide (default near-square), atomically.
+
+    Steps are ``CELL_GAP`` apart (three times the gap between one step's panes) and each sits in a thin grey
+    frame, so one step's panes read as a group. ``titles`` name the panes; ``note`` goes under every label."""
+    sheet = contact_sheet_image(frames, labels, columns, scale, titles, note)
     with atomic_target(path) as tmp:
         sheet.save(tmp, format="PNG", optimize=False)
     return Path(path)
+
+
+def gif_cost(triples: Sequence[tuple[Image.Image, Image.Image, Image.Image]]) -> tuple[int, float]:
+    """Encode sampled runs of three consecutive frames as :func:`export_gif` would (one shared palette,
+    ``optimize``, ``disposal=1``) and return (bytes of a GIF of the first two frames, mean bytes one more
+    frame adds).
+
+    A frame's cost depends on the frame before it (unchanged pixels are nearly free), and Pillow writes a lone
+    frame differently from a sequence, so the cost of a frame is measured as the growth from two frames to
+    three; a size estimate is then ``first_two + (frames - 2) * per_frame``.
+    """
+    palette = _global_palette([im for run in triples for im in run])
+
+    def size(images: Sequence[Image.Image]) -> int:
+        indexed = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
+        buffer = io.BytesIO()
+        indexed[0].save(buffer, format="GIF", save_all=True, append_images=indexed[1:], duration=50, disposal=1,
+                        optimize=True, palette=palette.getpalette(), loop=0)
+        return buffer.tell()
+
+    extra = [size(run) - size(run[:2]) for run in triples]
+    return size(triples[0][:2]), float(np.mean(extra))
+
+
+def contact_sheet_image(
+    frames: Sequence[Frame],
+    labels: Sequence[str] | None = None,
+    columns: int | None = None,
+    scale: int = 1,
+    titles: Sequence[str] | None = None,
+    note: str | None = None,
+) -> Image.Image:
+    """The contact sheet as a picture (see :func:`export_contact_sheet`)."""
+    if columns is not None and columns < 1:
+        raise OptionError(f"The contact sheet needs at least 1 column, not {columns}.")
+    layout = make_layout(frames, labels, scale, titles, note)
+    cols = min(len(frames), columns or math.ceil(math.sqrt(len(frames))))
+    rows = math.ceil(len(frames) / cols)
+    cell_w, cell_h = layout.size
+    sheet = Image.new("RGB", (cols * cell_w + (cols + 1) * CELL_GAP, rows * cell_h + (rows + 1) * CELL_GAP),
+                      BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for k, frame in enumerate(frames):
+        row, col = divmod(k, cols)
+        tile = compose(frame, labels[k] if labels else None, layout)
+        x, y = CELL_GAP + col * (cell_w + CELL_GAP), CELL_GAP + row * (cell_h + CELL_GAP)
+        sheet.paste(tile, (x, y))
+        draw.rectangle((x - 2, y - 2, x + cell_w + 1, y + cell_h + 1), outline=CELL_FRAME)
+    return sheet
 
 
 def _global_palette(samples: Sequence[Image.Image]) -> Image.Image:

@@ -1,6 +1,9 @@
-"""Lay out one export frame: panels side by side (nearest-upscaled), then a caption strip below.
+"""Lay out one export frame: pane titles, panels side by side (nearest-upscaled), then a caption strip below
+(the step's label, and optionally a fixed line naming the run: model, class, guidance, sampler, steps, seed).
 
-Shared by the GIF and the contact-sheet exporters so both show the same picture for the same step.
+Shared by the GIF and the contact-sheet exporters so both show the same picture for the same step. Text is drawn
+with the bundled DejaVu Sans (resources/fonts, Bitstream Vera licence), which has x₀, ε, ᾱ and the other
+symbols; Pillow's own default font draws those as empty boxes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from diffusion_studio.errors import OptionError
+from diffusion_studio.paths import resources_dir
 
 Frame = np.ndarray | Sequence[np.ndarray]
 """One step: a (H, W, 3) / (H, W, 1) / (H, W) uint8 array, or a tuple of such panels (x_t, x0, eps)."""
@@ -21,6 +25,8 @@ BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
 GAP = 4  # pixels between panels, and padding around the caption text
 MIN_FONT, MAX_FONT = 10, 20
+NOTE_INK = (90, 90, 90)
+FONT_FILE = "fonts/DejaVuSans.ttf"
 
 
 @dataclass(frozen=True)
@@ -33,14 +39,20 @@ class Layout:
     width: int
     panels_height: int
     caption_height: int
+    titles: tuple[str, ...] = ()  # one heading per panel, drawn above it
+    title_height: int = 0
+    note: str = ""  # a fixed second caption line (the run's settings)
 
     @property
     def size(self) -> tuple[int, int]:
-        return self.width, self.panels_height + self.caption_height
+        return self.width, self.title_height + self.panels_height + self.caption_height
 
 
-def make_layout(frames: Sequence[Frame], labels: Sequence[str] | None, scale: int) -> Layout:
-    """Check that every frame has the same panel shapes, and size the caption for the longest label."""
+def make_layout(frames: Sequence[Frame], labels: Sequence[str] | None, scale: int,
+                titles: Sequence[str] | None = None, note: str | None = None) -> Layout:
+    """Check that every frame has the same panel shapes, and size the caption for the longest label.
+
+    ``titles`` (one per panel) are drawn above the panels; ``note`` is a fixed line under every label."""
     if len(frames) == 0:
         raise OptionError("There are no frames to export.")
     if isinstance(scale, bool) or not isinstance(scale, numbers.Integral) or scale < 1:
@@ -54,14 +66,25 @@ def make_layout(frames: Sequence[Frame], labels: Sequence[str] | None, scale: in
                 f"Frame {i} has panels of {_describe(_panel_sizes(frame, i))} but frame 0 has "
                 f"{_describe(shapes)}; all frames must be the same size."
             )
+    if titles is not None and len(titles) != len(shapes):
+        raise OptionError(f"There are {len(titles)} pane titles for {len(shapes)} panes; give one per pane.")
     panels_width = sum(w for _, w in shapes) * scale + GAP * (len(shapes) - 1)
     panels_height = max(h for h, _ in shapes) * scale
-    if not labels:
+    texts = [*(labels or ()), *([note] if note else [])]
+    if not texts and not titles:
         return Layout(shapes, scale, None, panels_width, panels_height, 0)
     font = _font(max(MIN_FONT, min(MAX_FONT, panels_height // 10)))
-    text_width = max(_text_width(font, text) for text in labels)
-    caption_height = _line_height(font) + 2 * GAP
-    return Layout(shapes, scale, font, max(panels_width, text_width + 2 * GAP), panels_height, caption_height)
+    lines = bool(labels) + bool(note)
+    caption_height = lines * _line_height(font) + (GAP * (lines + 1) if lines else 0)
+    width = max([panels_width, *(_text_width(font, text) + 2 * GAP for text in texts)])
+    title_height = 0
+    if titles:
+        title_height = _line_height(font) + 2 * GAP
+        # each title must fit over its own panel: widen the frame (panels stay centred) when one is longer
+        widest = max(_text_width(font, t) + GAP for t in titles)
+        width = max(width, widest * len(shapes) + GAP * (len(shapes) - 1))
+    return Layout(shapes, scale, font, width, panels_height, caption_height, tuple(titles or ()), title_height,
+                  note or "")
 
 
 def compose(frame: Frame, label: str | None, layout: Layout) -> Image.Image:
@@ -70,14 +93,25 @@ def compose(frame: Frame, label: str | None, layout: Layout) -> Image.Image:
     if len(panels) == 1 and panels[0].size == layout.size:
         return panels[0]  # a lone unlabelled panel needs no canvas
     image = Image.new("RGB", layout.size, BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    slot = (layout.width - GAP * (len(panels) - 1)) / len(panels) if layout.titles else 0.0
     x = (layout.width - sum(p.width for p in panels) - GAP * (len(panels) - 1)) // 2
-    for panel in panels:
-        image.paste(panel, (x, 0))
+    for k, panel in enumerate(panels):
+        if layout.titles:  # panels sit in equal slots under their titles
+            x = round(k * (slot + GAP) + (slot - panel.width) / 2)
+            title = layout.titles[k]
+            left = round(k * (slot + GAP) + (slot - _text_width(layout.font, title)) / 2)
+            draw.text((left, GAP), title, fill=INK, font=layout.font)
+        image.paste(panel, (x, layout.title_height))
         x += panel.width + GAP
+    y = layout.title_height + layout.panels_height + GAP
     if layout.font is not None and label:
-        draw = ImageDraw.Draw(image)
         left = (layout.width - _text_width(layout.font, label)) // 2
-        draw.text((left, layout.panels_height + GAP), label, fill=INK, font=layout.font)
+        draw.text((left, y), label, fill=INK, font=layout.font)
+        y += _line_height(layout.font) + GAP
+    if layout.font is not None and layout.note:
+        left = (layout.width - _text_width(layout.font, layout.note)) // 2
+        draw.text((left, y), layout.note, fill=NOTE_INK, font=layout.font)
     return image
 
 
@@ -112,12 +146,19 @@ def _describe(shapes: tuple[tuple[int, int], ...]) -> str:
     return " + ".join(f"{w} x {h}" for h, w in shapes)
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Pillow's bundled font at ``size`` px (needs FreeType); the fixed bitmap font otherwise."""
+def caption_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The bundled DejaVu Sans at ``size`` px; Pillow's default font if it is missing or FreeType is absent."""
+    try:
+        return ImageFont.truetype(str(resources_dir() / FONT_FILE), size)
+    except (ImportError, OSError):
+        pass
     try:
         return ImageFont.load_default(size=size)
     except (ImportError, OSError):
         return ImageFont.load_default()
+
+
+_font = caption_font
 
 
 def _text_width(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str) -> int:

@@ -24,6 +24,7 @@ from diffusion_studio.models.trained import training_timesteps
 from diffusion_studio.models.unet import Downsample, ResBlock, norm, timestep_embedding
 from diffusion_studio.models.weights import (
     CLASSIFIER_STEM,
+    check_weight_shapes,
     load_network,
     meta_field,
     read_meta,
@@ -139,7 +140,9 @@ def load_classifier(model_folder: str | Path) -> NoisyClassifier | None:
     try:
         config = ClassifierConfig.from_dict(meta_field(meta, "config", dict, path))
         schedule = meta.get("schedule")
-        clf = NoisyClassifier(config, tuple(meta.get("class_names", ())), schedule)
+        names = tuple(meta.get("class_names", ()))
+        check_weight_shapes(folder, CLASSIFIER_STEM, lambda: NoisyClassifier(config, names, schedule))
+        clf = NoisyClassifier(config, names, schedule)
     except (TypeError, ValueError, KeyError, OptionError) as err:
         raise ModelError(f'{path} has an unusable "config" or "schedule" ({err}).') from None
     if len(clf.class_names) != config.num_classes:

@@ -79,7 +79,7 @@ def choose_sampler(
     return Chosen(
         sampler=chosen_sampler,
         variance=variance or defaults.variance,
-        spacing=spacing or defaults.spacing,
+        spacing=spacing or (defaults.spacing if folder is not None else None),  # None: the sampler's own default
         clip_x0=defaults.clip_x0 and not no_clip,
         steps=steps,
         notes=tuple(notes),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diffusion_studio.core._coeffs import interpolated_alpha_bar
 from diffusion_studio.core.parameterization import Prediction
 from diffusion_studio.core.schedules import Schedule, schedule_from_spec
 from diffusion_studio.errors import ModelError, OptionError
@@ -24,8 +25,12 @@ def training_timesteps(t: torch.Tensor, schedule: Schedule, trained_on: Schedule
     """
     if schedule is trained_on or schedule.same_as(trained_on):
         return t
-    wanted = schedule.log_snr[t.detach().to("cpu", torch.long).numpy()]
     table = trained_on.log_snr  # decreasing in t
+    if t.is_floating_point():  # a continuous time (Karras samplers): a continuous training time of equal log-SNR
+        abar = interpolated_alpha_bar(schedule.alpha_bars, t.detach().to("cpu", torch.float64).numpy())
+        t_train = np.interp(-np.log(abar / (1 - abar)), -table, np.arange(len(table), dtype=np.float64))
+        return torch.as_tensor(t_train, dtype=t.dtype, device=t.device)
+    wanted = schedule.log_snr[t.detach().to("cpu", torch.long).numpy()]
     idx = np.clip(np.searchsorted(-table, -wanted), 1, len(table) - 1)
     nearer_left = np.abs(table[idx - 1] - wanted) <= np.abs(table[idx] - wanted)
     return torch.as_tensor(idx - nearer_left, dtype=torch.long, device=t.device)

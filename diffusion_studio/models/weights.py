@@ -16,11 +16,12 @@ Every failure is a :class:`ModelError` whose message is one sentence that names 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -32,6 +33,7 @@ FORMAT = "diffusion-studio-model"
 FORMAT_VERSION = 1
 MODEL_STEM = "model"
 CLASSIFIER_STEM = "classifier"
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 2048  # pixels a side that a model may declare
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -45,7 +47,14 @@ def write_tensors(
 ) -> None:
     """A safetensors file of contiguous CPU copies (no shared storage), written atomically."""
     flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
+
+    def save(tmp: Path) -> None:
+        try:
+            save_file(flat, str(tmp), metadata=metadata)
+        except SafetensorError as err:  # e.g. "No space left on device": an OSError to atomic_write
+            raise OSError(" ".join(str(err).split(": ")[-1:]) or "write error") from None
+
+    atomic_write(path, save)
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -157,7 +166,11 @@ def load_model(folder: str | Path) -> tuple[UNet, dict[str, Any]]:
         config = UNetConfig.from_dict(config_dict)
     except (TypeError, ValueError) as err:
         raise ModelError(f'{path} has an unusable U-Net "config" ({err}).') from None
-    meta_field(meta, "image_size", int, path)
+    image_size = meta_field(meta, "image_size", int, path)
+    if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
+        raise ModelError(
+            f'{path} gives "image_size" {image_size}; it must be from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}.'
+        )
     meta_field(meta, "schedule", dict, path)
     names = meta.get("class_names", [])
     if not isinstance(names, list) or len(names) != config.num_classes:
@@ -168,6 +181,29 @@ def load_model(folder: str | Path) -> tuple[UNet, dict[str, Any]]:
         raise ModelError(
             f"{path} says {meta.get('channels')} channels but its network takes {config.in_channels}."
         )
+    check_weight_shapes(folder, MODEL_STEM, lambda: UNet(config))  # before any memory is spent on the network
     net = UNet(config)
     load_network(folder, MODEL_STEM, net)
     return net.eval(), meta
+
+
+def check_weight_shapes(folder: str | Path, stem: str, build: Callable[[], nn.Module]) -> None:
+    """Compare the network ``build()`` describes (made on the meta device: no memory) with the names and shapes
+    in ``<stem>.safetensors``'s header, so a description with absurd sizes is refused before it is allocated."""
+    path = Path(folder) / f"{stem}.safetensors"
+    if not path.is_file():
+        raise ModelError(f"The weights file {path} is missing.")
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise ModelError(f"{Path(folder) / stem}.json describes a network that cannot be built ({err}).") from None
+    try:
+        with safe_open(str(path), "pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"The weights file {path} is not a readable safetensors file ({err}).") from None
+    for name, shape in expected.items():
+        if stored.get(name) != shape:
+            problem = f"it lacks {name}" if name not in stored else f"{name} has shape {stored[name]}, expected {shape}"
+            raise ModelError(f"The weights in {path} do not fit the network described by {stem}.json: {problem}.")

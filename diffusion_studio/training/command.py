@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from diffusion_studio.core.schedules import SCHEDULE_NAMES, make_schedule, schedule_from_spec
+from diffusion_studio.commands import arguments as A
+from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, make_schedule, schedule_from_spec
 from diffusion_studio.errors import OptionError
 from diffusion_studio.models.classifier import (
     ClassifierConfig,
@@ -30,6 +31,8 @@ from diffusion_studio.models.classifier import (
 )
 from diffusion_studio.models.unet import UNet, UNetConfig, count_parameters
 from diffusion_studio.models.weights import MODEL_STEM, model_meta, read_meta, save_model
+from diffusion_studio.threads import MAX_THREADS
+from diffusion_studio.training.checkpoint import latest_state
 from diffusion_studio.training.data import Dataset, load_dataset
 from diffusion_studio.training.distributed import is_main_process
 from diffusion_studio.training.loop import TrainConfig, train
@@ -48,6 +51,9 @@ ARCHS = {
     # ~0.1M parameters: for tests and quick CPU trials.
     "tiny": {"base_channels": 16, "channel_mults": (1, 2), "num_res_blocks": 1, "attention_at_lowest": False},
 }
+MAX_COUNT = 10**9  # steps, warm-up, intervals
+MAX_SIZE = 1024  # training image side
+MAX_WIDTH = 1024  # base channels
 CLASSIFIER_ARCHS = {
     "small": {"base_channels": 32, "channel_mults": (1, 2, 2), "num_res_blocks": 1},
     "tiny": {"base_channels": 16, "channel_mults": (1, 2), "num_res_blocks": 1},
@@ -62,11 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="a folder of images (subfolders = classes) or an .npz with x [, y, classes]",
     )
-    a("--out", required=True, help="the model folder to write (created if needed)")
-    a("--steps", type=int, required=True, help="optimizer steps in total (resumed steps included)")
+    a("--out", type=A.output_folder, required=True, help="the model folder to write (created if needed)")
+    a("--steps", type=A.whole(1, MAX_COUNT), required=True, help="optimizer steps in total (resumed steps included)")
     a(
         "--size",
-        type=int,
+        type=A.whole(4, MAX_SIZE),
         help="scale and centre-crop every image to SIZE x SIZE (default: keep; all must match)",
     )
     a("--channels", type=int, choices=(1, 3), help="1 = grey, 3 = RGB (default: as the data; a folder: 3)")
@@ -77,24 +83,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="train the noise-aware classifier for classifier guidance instead",
     )
     a("--resume", action="store_true", help="continue from the last checkpoint in --out (same options)")
-    a("--batch", type=int, default=64, help="images per step (default 64)")
-    a("--lr", type=float, default=2e-4, help="AdamW learning rate after warm-up (default 2e-4)")
-    a("--warmup", type=int, default=200, help="learning-rate warm-up steps (default 200)")
+    a("--batch", type=A.whole(1, 65536), default=64, help="images per step (default 64)")
+    a("--lr", type=A.number(0, 1, lo_open=True), default=2e-4, help="AdamW learning rate after warm-up (default 2e-4)")
+    a("--warmup", type=A.whole(0, MAX_COUNT), default=200, help="learning-rate warm-up steps (default 200)")
     a(
         "--cooldown",
-        type=int,
+        type=A.whole(0, MAX_COUNT),
         default=0,
         help="decay the learning rate linearly to 0 over the last N steps (default 0: constant; "
         "may be added on --resume)",
     )
-    a("--ema", type=float, default=0.999, help="EMA decay of the shipped weights (default 0.999)")
+    a(
+        "--ema",
+        type=A.number(0, 1, lo_open=True, hi_open=True),
+        default=0.999,
+        help="EMA decay of the shipped weights (default 0.999)",
+    )
     a(
         "--label-dropout",
-        type=float,
+        type=A.number(0, 1, hi_open=True),
         default=0.1,
         help="share of labels replaced by the null class (default 0.1)",
     )
-    a("--dropout", type=float, default=0.0, help="dropout inside the residual blocks (default 0)")
+    a(
+        "--dropout",
+        type=A.number(0, 1, hi_open=True),
+        default=0.0,
+        help="dropout inside the residual blocks (default 0)",
+    )
     a("--flip", action="store_true", help="random horizontal flips (not for digits or text)")
     a(
         "--arch",
@@ -102,9 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="small",
         help="network size, or unet2d: a diffusers UNet2DModel (default small)",
     )
-    a("--width", type=int, help="base channel count, overriding the --arch preset")
+    a("--width", type=A.whole(4, MAX_WIDTH), help="base channel count, overriding the --arch preset")
     a("--schedule", choices=SCHEDULE_NAMES, default="linear", help="noise schedule (default linear)")
-    a("--T", type=int, default=1000, help="number of diffusion steps (default 1000)")
+    a("--T", type=A.whole(MIN_T, MAX_T), default=1000, help="number of diffusion steps (default 1000)")
     a("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto = CUDA when present")
     a(
         "--bf16",
@@ -112,18 +128,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="bf16 autocast (default: on with CUDA)",
     )
-    a("--seed", type=int, default=0, help="random seed (default 0)")
-    a("--checkpoint-every", type=int, default=1000, help="steps between checkpoints (default 1000)")
-    a("--sample-every", type=int, default=0, help="steps between sample sheets (default: only at the end)")
+    a("--seed", type=A.seed, default=0, help="random seed (default 0)")
+    a("--checkpoint-every", type=A.whole(1, MAX_COUNT), default=1000, help="steps between checkpoints (default 1000)")
+    a(
+        "--sample-every",
+        type=A.whole(0, MAX_COUNT),
+        default=0,
+        help="steps between sample sheets (default: only at the end)",
+    )
     a(
         "--log-every",
-        type=int,
+        type=A.whole(1, MAX_COUNT),
         default=100,
         help="steps between progress lines when not on a terminal (default 100)",
     )
     a("--name", help="model name shown in the app (default: the --out folder's name)")
     a("--data-notice", help="attribution text for NOTICE.txt (known project data files are recognised)")
     a("--licence", help="licence of the training data, one line (e.g. 'CC BY 4.0')")
+    a("--threads", type=A.whole(1, MAX_THREADS), help="CPU threads (default: the idle cores)")
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -157,6 +179,7 @@ def train_config(args: argparse.Namespace, device: torch.device) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """Train as the options say; bad input raises DataError / OptionError / ModelError (one sentence)."""
     _check_numbers(args)
+    _check_fits(args)
     device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -164,17 +187,45 @@ def run(args: argparse.Namespace) -> int:
         torch.backends.cudnn.allow_tf32 = True
     data = load_dataset(args.data, args.size, args.channels, with_labels=args.classes or args.classifier)
     out = Path(args.out).expanduser()
-    if not args.resume and (out / "checkpoints" / _kind(args)).is_dir():
+    if not args.resume and latest_state(out / "checkpoints" / _kind(args)) is not None:
         raise OptionError(
             f"{out} already holds a {_kind(args)} training run; add --resume or choose a new --out."
         )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OptionError(f"Could not create the model folder {out} ({err.strerror or err}).") from None
     notice = data_notice(args.data, args.data_notice, args.licence)
     cfg = train_config(args, device)
     torch.manual_seed(args.seed)  # the network's initial weights
     if args.classifier:
         return _train_classifier(args, data, out, cfg, device, notice)
     return _train_unet(args, data, out, cfg, device, notice)
+
+
+def _check_fits(args: argparse.Namespace) -> None:
+    """Refuse, before loading anything, a run that cannot fit in memory (see training/budget.py)."""
+    from diffusion_studio.training.budget import check_training_fits
+
+    channels = args.channels or 3
+    if args.arch == "unet2d" and args.classifier:
+        raise OptionError("--arch unet2d trains a diffusers denoiser, not a classifier; choose another --arch.")
+    if args.arch == "unet2d":  # a diffusers UNet2DModel (training/unet2d.py)
+        from diffusion_studio.training.unet2d import UNet2DNet, unet2d_config
+
+        width = args.width or 32
+        config = unet2d_config(args.size or 32, channels, 0, width)  # the side does not change the parameters
+        check_training_fits(args.data, args.size, args.channels, args.batch, width, lambda: UNet2DNet(config))
+        return
+    presets = CLASSIFIER_ARCHS if args.classifier else ARCHS
+    arch = {**presets[args.arch], **({"base_channels": args.width} if args.width else {})}
+    if args.classifier:
+        def build():
+            return NoisyClassifier(ClassifierConfig(in_channels=channels, num_classes=2, **arch), ("a", "b"), None)
+    else:
+        def build():
+            return UNet(UNetConfig(in_channels=channels, num_classes=0, **arch))
+    check_training_fits(args.data, args.size, args.channels, args.batch, arch["base_channels"], build)
 
 
 def _kind(args: argparse.Namespace) -> str:

@@ -20,6 +20,7 @@ from diffusion_studio.models.base import NoisePredictor
 from diffusion_studio.runs import prepare_run
 
 SIZE, T = 32, 50  # small pictures and short schedules keep every run well under a second
+PLAIN_CONTROLS = {"model": "ideal", "sampler": "ddpm", "steps": 0, "guidance": 1.0, "sample": "astronaut"}
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +56,8 @@ def make_window(qtbot, tmp_path, warnings):
     def make(model: NoisePredictor | None = None, settings_path=None, size: int = SIZE, steps_T: int = T,  # noqa: N803
              configure: bool = True) -> MainWindow:
         settings = Settings(settings_path or tmp_path / "settings.ini")
+        if configure and not settings.controls():  # the closed-form model, not the first launch's digits run
+            settings.set_controls(PLAIN_CONTROLS)
         window = MainWindow(settings, prepare=with_model(model) if model is not None else prepare_run)
         qtbot.addWidget(window)
         if configure:

@@ -90,7 +90,7 @@ def test_sdedit_without_init_is_an_option_error(ideal_one) -> None:
 
 @pytest.mark.parametrize(
     "plan",
-    [SamplingPlan(sampler="euler"), SamplingPlan(eta=2.0), SamplingPlan(strength=1.5), SamplingPlan(steps=0)],
+    [SamplingPlan(sampler="foo"), SamplingPlan(eta=2.0), SamplingPlan(strength=1.5), SamplingPlan(steps=0)],
 )
 def test_bad_plans_raise_option_error(plan) -> None:
     with pytest.raises(OptionError):

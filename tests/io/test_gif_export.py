@@ -12,6 +12,7 @@ from PIL import Image
 from diffusion_studio.errors import ExportError, OptionError
 from diffusion_studio.io import atomic
 from diffusion_studio.io.gif import (
+    CELL_GAP,
     GifOptions,
     export_contact_sheet,
     export_gif,
@@ -247,13 +248,13 @@ def test_contact_sheet_grid_size(tmp_path: Path) -> None:
     path = export_contact_sheet(tmp_path / "sheet.png", frames)
     with Image.open(path) as im:
         assert im.format == "PNG"
-        assert im.size == (3 * 32 + 4 * GAP, 2 * 32 + 3 * GAP)  # near-square: 3 columns, 2 rows
+        assert im.size == (3 * 32 + 4 * CELL_GAP, 2 * 32 + 3 * CELL_GAP)  # near-square: 3 columns, 2 rows
     export_contact_sheet(tmp_path / "row.png", frames, columns=5, scale=2)
     with Image.open(tmp_path / "row.png") as im:
-        assert im.size == (5 * 64 + 6 * GAP, 64 + 2 * GAP)
+        assert im.size == (5 * 64 + 6 * CELL_GAP, 64 + 2 * CELL_GAP)
     export_contact_sheet(tmp_path / "lab.png", frames, [f"t = {i}" for i in range(5)], columns=5)
     with Image.open(tmp_path / "lab.png") as im:
-        assert im.size[1] > 32 + 2 * GAP
+        assert im.size[1] > 32 + 2 * CELL_GAP
 
 
 def test_contact_sheet_bad_input(tmp_path: Path) -> None:

@@ -95,6 +95,9 @@ def test_bad_data_is_one_sentence_from_main(tmp_path: Path, capsys: pytest.Captu
     assert capsys.readouterr().err.strip().startswith("error: The folder")
 
 
-def test_a_negative_cooldown_is_refused(npz_path: Path, tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="--cooldown must be 0 or more"):
-        run(_args("--data", str(npz_path), "--out", str(tmp_path / "o"), "--steps", "1", "--cooldown", "-1"))
+def test_a_negative_cooldown_is_refused(npz_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--data", str(npz_path), "--out", str(tmp_path / "o"), "--steps", "1", "--cooldown", "-1"]
+    assert main(argv) == 2
+    expected = "error: --cooldown must be a whole number from 0 to 1,000,000,000, not -1."
+    assert capsys.readouterr().err.strip() == expected
+    assert not (tmp_path / "o").exists()

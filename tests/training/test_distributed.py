@@ -50,7 +50,11 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 
 def _losses(out: Path) -> list[float]:
-    return json.loads((out / "checkpoints" / "unet" / "state.json").read_text(encoding="utf-8"))["losses"]
+    from diffusion_studio.training.checkpoint import latest_state
+
+    state = latest_state(out / "checkpoints" / "unet")
+    assert state is not None, "no complete checkpoint was written"
+    return json.loads((state / "state.json").read_text(encoding="utf-8"))["losses"]
 
 
 def _max_diff(a: Path, b: Path) -> float:
@@ -107,7 +111,9 @@ def test_ctrl_c_stops_every_process_and_resume_is_exact(tmp_path: Path, data: Pa
     assert time.monotonic() - started < 30
     left = subprocess.run(["ps", "-o", "pid=", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert left == []  # no worker outlived the interrupt
-    step = json.loads((out / "checkpoints" / "unet" / "state.json").read_text(encoding="utf-8"))["step"]
+    from diffusion_studio.training.checkpoint import latest_state
+
+    step = json.loads((latest_state(out / "checkpoints" / "unet") / "state.json").read_text(encoding="utf-8"))["step"]
     assert step >= 4 and step % 2 == 0
     _run(_cmd(2, data, out, step + 2, "--checkpoint-every", "2", "--resume"), tmp_path)
     _run(_cmd(1, data, tmp_path / "straight", step + 2, "--checkpoint-every", "2"), tmp_path)

@@ -12,6 +12,7 @@ import torch
 from diffusion_studio.core.schedules import make_schedule
 from diffusion_studio.errors import DataError, OptionError
 from diffusion_studio.models.unet import UNet, UNetConfig
+from diffusion_studio.training.checkpoint import latest_state
 from diffusion_studio.training.data import Dataset
 from diffusion_studio.training.ema import EMA
 from diffusion_studio.training.loop import TrainConfig, train
@@ -107,7 +108,7 @@ def test_a_run_may_be_resumed_into_a_cool_down(toy_dataset: Dataset, tmp_path: P
 
 def test_checkpoints_from_before_the_cool_down_option_still_resume(toy_dataset: Dataset, tmp_path: Path) -> None:
     _run(toy_dataset, tmp_path, 3)
-    state_file = tmp_path / "state.json"
+    state_file = latest_state(tmp_path) / "state.json"
     state = json.loads(state_file.read_text())
     del state["settings"]["train"]["cooldown"]  # as written by version 0.1
     state_file.write_text(json.dumps(state))

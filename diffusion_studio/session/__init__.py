@@ -1,0 +1,1 @@
+"""Qt-free session layer: runs, comparisons, frame streams and stores shared by the CLI and the window."""
