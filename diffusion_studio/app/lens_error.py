@@ -44,6 +44,7 @@ class ErrorPanel(QWidget):
     def set_curve(self, curve: ErrorCurve | None, title: str = "") -> None:
         self.curve = curve
         if curve is None:
+            self.plot.enableAutoRange()
             for c in self.curves.values():
                 c.setData([], [])
             self.marker.setData([], [])
@@ -51,6 +52,8 @@ class ErrorPanel(QWidget):
             return
         self.curves["x0"].setData(curve.sigmas, np.maximum(curve.x0, FLOOR))
         self.curves["x_t"].setData(curve.sigmas, np.maximum(curve.x_t, FLOOR))
+        self.plot.autoRange()
+        self.plot.disableAutoRange()  # the marker moves on a fixed view: no re-layout per playhead move
         self.plot.setTitle(title or f"final RMS error {curve.final:.2g}, {curve.calls} calls")
 
     def mark(self, index: int) -> None:

@@ -45,6 +45,7 @@ class TrajectoryPanel(QWidget):
             pca = (fits or {}).get(key)
             name = "x_t" if key == "x_t" else "x0-hat"
             if pca is None:
+                self.plots[key].enableAutoRange()
                 curve.setData([], [])
                 self.markers[key].setData([], [])
                 self.plots[key].setTitle(f"{name} path")
@@ -53,6 +54,8 @@ class TrajectoryPanel(QWidget):
             y = xy[:, 1] if xy.shape[1] > 1 else np.zeros(len(xy))
             self.coords[key] = np.column_stack([xy[:, 0], y])
             curve.setData(xy[:, 0], y)
+            self.plots[key].autoRange()
+            self.plots[key].disableAutoRange()  # the marker moves on a fixed view: no re-layout per playhead move
             self.plots[key].setTitle(f"{name} path (PC 1: {pca.explained[0]:.0%})")
 
     def mark(self, index: int) -> None:

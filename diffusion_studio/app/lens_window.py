@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import torch
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
+from diffusion_studio.app.lens_cfg import CfgDeltaPanel
 from diffusion_studio.app.lens_error import ErrorPanel
 from diffusion_studio.app.lens_spectrum import SpectrumPanel
 from diffusion_studio.app.lens_trajectory import TrajectoryPanel
@@ -39,6 +40,7 @@ class LensFrame:
     x0: torch.Tensor
     eps: torch.Tensor
     x_prev: torch.Tensor
+    cfg_delta: torch.Tensor | None = None
 
 
 def _keep(x: torch.Tensor) -> torch.Tensor:
@@ -56,7 +58,8 @@ def lens_frames(request, cancel: CancelToken) -> Iterator[LensFrame | ErrorCurve
     steps = run_plan(prepared.model, sched, prepared.plan, prepared.shape, prepared.init, prepared.device, cancel)
     first = []  # the first image's steps, for the error lens
     for s in steps:
-        yield LensFrame(s.t, s.abar(sched), _keep(s.x_t), _keep(s.x0_pred), _keep(s.eps_pred), _keep(s.x_prev))
+        delta = None if s.cfg_delta is None else _keep(s.cfg_delta)
+        yield LensFrame(s.t, s.abar(sched), _keep(s.x_t), _keep(s.x0_pred), _keep(s.eps_pred), _keep(s.x_prev), delta)
         first.append(replace(s, x_t=s.x_t[:1], x0_pred=s.x0_pred[:1], eps_pred=s.eps_pred[:1], x_prev=s.x_prev[:1]))
     if cancel.cancelled or not first:
         return
@@ -75,16 +78,18 @@ class LensWindow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Tool)
         self.setWindowTitle("Lenses: spectrum and trajectory")
-        self.resize(1500, 420)
+        self.resize(1700, 420)
         self.status = QLabel("No run yet.")
         self.status.setWordWrap(True)
         self.spectrum = SpectrumPanel()
         self.trajectory = TrajectoryPanel()
         self.error = ErrorPanel()
+        self.cfg = CfgDeltaPanel()
         split = QSplitter()
         split.addWidget(self.spectrum)
         split.addWidget(self.trajectory)
         split.addWidget(self.error)
+        split.addWidget(self.cfg)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
@@ -92,6 +97,10 @@ class LensWindow(QWidget):
         self._neg_ts: list[int] = []
         self._cache: dict[int, StepSpectrum] = {}
         self._t = 0
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(0)
+        self._pending.timeout.connect(self._apply)
         self._job = BackgroundJob("lenses", self)
         self._job.item.connect(self._on_frame)
         self._job.ended.connect(self._on_ended)
@@ -136,6 +145,7 @@ class LensWindow(QWidget):
             return
         x_t = torch.stack([f.x_t for f in self.frames] + [self.frames[-1].x_prev]).float()
         x0 = torch.stack([f.x0 for f in self.frames]).float()
+        self.cfg.set_range([f.cfg_delta for f in self.frames])
         self.trajectory.set_trajectories({"x_t": trajectory_pca([x_t]), "x0": trajectory_pca([x0])})
         self.status.setText(f"{len(self.frames)} steps recorded; computing the reference run for the error lens…")
 
@@ -148,7 +158,12 @@ class LensWindow(QWidget):
         return min(bisect.bisect_left(self._neg_ts, -t), len(self.frames) - 1)
 
     def show_t(self, t: int) -> None:
+        """Follow the playhead: the panels update in the next event-loop pass, after the main window's picture has
+        painted (a burst of moves updates them once), as the window's own plot and maths do."""
         self._t = int(t)
+        self._pending.start()
+
+    def _apply(self) -> None:
         i = self.index_for(self._t)
         if i < 0:
             return
@@ -161,6 +176,7 @@ class LensWindow(QWidget):
         f = self.frames[j]
         final = " (last step)" if i == len(self.frames) else ""
         self.spectrum.show_spectrum(self._cache[j], f"t = {f.t}, abar = {f.alpha_bar:.3g}{final}")
+        self.cfg.show_delta(f.cfg_delta, f.t)
         self.updated.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -1,7 +1,8 @@
 """One sampling run at a time: prepare it, stream it on a worker, store its frames, refresh at screen rate.
 
-The worker thread adds every step to the :class:`FrameStore` itself (the step's tensors, no conversion: see
-:mod:`diffusion_studio.session.frames`); nothing crosses to the GUI thread per step. A 16 ms timer in the GUI thread
+The worker thread adds every step to the :class:`FrameStore` itself (the step's float tensors, copied into the
+store's block with no conversion: see :mod:`diffusion_studio.session.frame_store` and ``docs/recording.md``);
+nothing crosses to the GUI thread per step. A 16 ms timer in the GUI thread
 emits ``refreshed`` when the store has grown since the last tick, and the window then converts and paints only the
 newest frame. So the GUI thread's work per refresh is the same whether one step or a hundred arrived.
 

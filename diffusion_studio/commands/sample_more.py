@@ -11,10 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from diffusion_studio.commands import arguments as A  # argument types: one error: line before any work
-from diffusion_studio.core.schedules import MAX_T
+from diffusion_studio.commands import arguments as A
 from diffusion_studio.errors import OptionError
-from diffusion_studio.session.branching import MAX_BRANCHES
 from diffusion_studio.session.request import RunRequest
 
 
@@ -23,11 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", default=None, metavar="LIST",
                    help="the same settings for several seeds on one playhead, e.g. 0-8 or 1,5,9,13 (4 or 9 "
                    "make a square): --gif and --png then show them all, labelled")
-    g.add_argument("--branch-at", type=A.whole(0, MAX_T), default=None, metavar="T",
+    g.add_argument("--branch-at", type=A.whole(0, 100_000), default=None, metavar="T",
                    help="continue the run from its step nearest t = T with fresh noise (see --branches); --gif "
                    "and --png show the trunk, the branches and the per-pixel spread across them")
-    g.add_argument("--branches", type=A.whole(1, MAX_BRANCHES), default=4,
-                   help="how many branches for --branch-at (default 4)")
+    g.add_argument("--branches", type=A.whole(1, 8), default=4, help="how many branches for --branch-at (default 4)")
     g.add_argument("--filmstrip", type=A.output_file, default=None, metavar="PATH",
                    help="write the predicted x0 at evenly chosen steps as one PNG strip, the decision step marked")
     g.add_argument("--filmstrip-frames", type=A.whole(2, 100), default=10,
@@ -47,6 +44,7 @@ def run(args: argparse.Namespace, request: RunRequest) -> int:
     from diffusion_studio.session.exports import GroupExport
     from diffusion_studio.session.request import prepare_run
 
+    A.distinct_outputs(gif=args.gif, png=args.png, sheet=args.sheet, filmstrip=args.filmstrip)
     if args.seeds is not None and args.branch_at is not None:
         raise OptionError("Choose --seeds or --branch-at, not both.")
     if request.plan.batch != 1:

@@ -5,7 +5,9 @@ tensors. When a run starts its store knows how many frames will come and how big
 within what its :class:`MemoryBudget` has left:
 
 1. *tensors*: keep each step's float tensors, copied into one block asked for up front (:mod:`.arena`; no
-   conversion while sampling: pictures are made when painted or exported), when all of them fit;
+   conversion while sampling: pictures are made when painted or exported), when all of them fit as float32, or
+   else as float16 (finer than the uint8 pictures shown: a picture may differ by one level where a value sits on a
+   rounding boundary);
 2. *pictures*: compact each frame to uint8 as it arrives (in the thread that adds it), when those fit;
 3. *a subset*: keep an evenly spaced subset of pictures, always with the first step and the finished image, and
    say so in a sentence (:meth:`FrameStore.note`; :meth:`MemoryBudget.notes` collects them for every store).
@@ -21,6 +23,8 @@ import itertools
 import threading
 import weakref
 from collections.abc import Hashable, Iterable, Iterator
+
+import torch
 
 from diffusion_studio.io.gif import select_indices
 from diffusion_studio.session.arena import StepArena
@@ -117,10 +121,12 @@ class FrameStore:
             per_frame = max(bytes_per_frame, 1)
             self._frames, self._ts, self._neg_ts, self._ts_view = [], [], [], []
             self._latest, self.received, self.expected = None, 0, expected_frames
-            self._arena = StepArena(expected_frames, reuse=self._arena)  # the last run's block, if unshared now
-            if raw_bytes_per_frame and expected_frames * raw_bytes_per_frame <= room:
+            raw = expected_frames * raw_bytes_per_frame
+            half = torch.float16 if raw_bytes_per_frame and raw > room >= raw // 2 else None
+            self._arena = StepArena(expected_frames, reuse=self._arena, dtype=half)  # the last block, if free now
+            if raw_bytes_per_frame and raw // (2 if half else 1) <= room:
                 self.mode, self.capacity, self._keep = TENSORS, expected_frames, None
-                want = expected_frames * raw_bytes_per_frame
+                want = raw // (2 if half else 1)
             elif expected_frames * per_frame <= room:
                 self.mode, self.capacity, self._keep = PICTURES, expected_frames, None
                 want = expected_frames * per_frame
@@ -136,7 +142,7 @@ class FrameStore:
         with self._lock:
             self._frames, self._ts, self._neg_ts, self._ts_view = [], [], [], []
             self._latest, self.received = None, 0
-            self._arena = StepArena(self.expected)  # frames still on screen keep the old block alive
+            self._arena = StepArena(self.expected, dtype=self._arena.dtype)  # frames on screen keep the old block
 
     def clear(self) -> None:
         """Forget every frame and give the reservation back."""

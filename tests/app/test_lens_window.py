@@ -24,7 +24,8 @@ def test_lenses_follow_the_playhead(make_window, qtbot):
     recorded = w.session.store.timesteps
     for k in (0, 4, 9):
         start = time.perf_counter()
-        w.player.timeline.set_t(recorded[k], emit=True)
+        with qtbot.waitSignal(lenses.updated, timeout=2000):
+            w.player.timeline.set_t(recorded[k], emit=True)
         elapsed = time.perf_counter() - start
         shown = lenses.spectrum.shown
         assert shown is not None and lenses.spectrum.plot.plotItem.titleLabel.text.startswith(f"t = {recorded[k]}")
@@ -33,7 +34,27 @@ def test_lenses_follow_the_playhead(make_window, qtbot):
         assert (x[0], y[0]) == tuple(coords["x_t"][k])
         assert lenses.error.marker.getData()[0][0] == np.log10(lenses.error.curve.sigmas[k])
         assert elapsed < 1.0  # generous on a shared CI machine; benchmarks/bench_core.py times the lens itself
-    w.player.timeline.set_t(-1, emit=True)
+    with qtbot.waitSignal(lenses.updated, timeout=2000):
+        w.player.timeline.set_t(-1, emit=True)
     x, _ = lenses.trajectory.markers["x_t"].getData()
     assert x[0] == coords["x_t"][-1, 0]
+    lenses.close()
+
+
+def test_cfg_difference_panel_shows_eps_c_minus_eps_u(make_window, qtbot):
+    w = make_window()
+    c = w.controls
+    c.model.setCurrentIndex(c.model.findData("digits"))
+    c.method.setCurrentIndex(c.method.findData("ddim"))
+    c.steps.setValue(8)
+    c.class_combo.setCurrentIndex(max(1, c.class_combo.findData(3)))
+    c.guidance.setValue(3.0)
+    w.open_lenses()
+    lenses = w.lenses
+    qtbot.waitUntil(lambda: "whole run" in lenses.status.text(), timeout=60000)
+    assert all(f.cfg_delta is not None for f in lenses.frames)
+    with qtbot.waitSignal(lenses.updated, timeout=2000):
+        w.player.timeline.set_t(lenses.frames[2].t, emit=True)
+    assert lenses.cfg.shown and "eps_c - eps_u at t = " in lenses.cfg.caption.text()
+    assert lenses.cfg.image.image is not None and lenses.cfg.image.image.shape[:2] == (28, 28)
     lenses.close()
