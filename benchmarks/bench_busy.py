@@ -15,6 +15,7 @@ busy/idle (goal <= 1.6x; a fair share of the cores with two busy processes on tw
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import statistics
@@ -122,7 +123,13 @@ def main() -> None:
         for policy in ("torch default", "ours"):
             idle = statistics.median(results[(name, policy, "idle")])
             busy = statistics.median(results[(name, policy, "busy")])
-            print(f"| {name} | {policy} | {idle:.2f} s | {busy:.2f} s | {busy / idle:.2f}x | <= 1.6x |")
+            ratio = f"{busy / idle:.2f}x" if math.isfinite(idle) and math.isfinite(busy) else "-"
+            cells = f"{_seconds(idle, args.timeout)} | {_seconds(busy, args.timeout)}"
+            print(f"| {name} | {policy} | {cells} | {ratio} | <= 1.6x |")
+
+
+def _seconds(value: float, timeout: float) -> str:
+    return f"{value:.2f} s" if math.isfinite(value) else f"> {timeout:.0f} s"
 
 
 if __name__ == "__main__":
