@@ -306,6 +306,7 @@ def _train_unet(args, data: Dataset, out: Path, cfg: TrainConfig, device, notice
 
     def sheet(ema, step: int) -> None:
         grid = sample_grid(ema.model, schedule, data.size)
+        (out / "checkpoints" / "unet").mkdir(parents=True, exist_ok=True)  # --sample-every may come before a checkpoint
         save_sheet(out / "checkpoints" / "unet" / f"samples-{step:07d}.png", grid)
         save_sheet(out / "samples.png", grid)
 

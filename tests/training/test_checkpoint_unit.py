@@ -200,3 +200,10 @@ def load_ok(state: Path) -> bool:
     meta = json.loads((state / STATE_JSON).read_text())
     with safe_open(str(state / STATE_TENSORS), "pt") as f:
         return int(f.metadata()["step"]) == meta["step"] and "optim_plain_state" in meta
+
+
+def test_a_sample_sheet_before_the_first_checkpoint_is_written(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    argv = ["train", "--data", str(data), "--out", str(out), "--steps", "2", *FAST[:-2], "--sample-every", "1"]
+    assert main(argv) == 0
+    assert (_ckpt(out) / "samples-0000001.png").is_file() and (out / "samples.png").is_file()
