@@ -24,6 +24,7 @@ from diffusion_studio.models.trained import training_timesteps
 from diffusion_studio.models.unet import Downsample, ResBlock, norm, timestep_embedding
 from diffusion_studio.models.weights import (
     CLASSIFIER_STEM,
+    check_config_sizes,
     check_weight_shapes,
     load_network,
     meta_field,
@@ -141,6 +142,7 @@ def load_classifier(model_folder: str | Path) -> NoisyClassifier | None:
         config = ClassifierConfig.from_dict(meta_field(meta, "config", dict, path))
         schedule = meta.get("schedule")
         names = tuple(meta.get("class_names", ()))
+        check_config_sizes(config, path)
         check_weight_shapes(folder, CLASSIFIER_STEM, lambda: NoisyClassifier(config, names, schedule))
         clf = NoisyClassifier(config, names, schedule)
     except (TypeError, ValueError, KeyError, OptionError) as err:

@@ -181,10 +181,29 @@ def load_model(folder: str | Path) -> tuple[UNet, dict[str, Any]]:
         raise ModelError(
             f"{path} says {meta.get('channels')} channels but its network takes {config.in_channels}."
         )
+    check_config_sizes(config, path)
     check_weight_shapes(folder, MODEL_STEM, lambda: UNet(config))  # before any memory is spent on the network
     net = UNet(config)
     load_network(folder, MODEL_STEM, net)
     return net.eval(), meta
+
+
+# Far beyond any network this studio can run, small enough that building the description costs nothing.
+SIZE_LIMITS = {"in_channels": 16, "base_channels": 4096, "num_res_blocks": 32, "num_classes": 100_000}
+MAX_LEVELS, MAX_MULT = 8, 64
+
+
+def check_config_sizes(config: Any, path: str | Path) -> None:
+    """Refuse a network description whose sizes are absurd (a ModelError naming the file and the entry)."""
+    for name, limit in SIZE_LIMITS.items():
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > limit:
+            raise ModelError(f'{path} gives "{name}" {value:,}; the most this studio accepts is {limit:,}.')
+    mults = tuple(getattr(config, "channel_mults", ()) or ())
+    if len(mults) > MAX_LEVELS or any(m > MAX_MULT for m in mults):
+        raise ModelError(
+            f'{path} gives "channel_mults" {list(mults)[:10]}; at most {MAX_LEVELS} levels of at most {MAX_MULT}.'
+        )
 
 
 def check_weight_shapes(folder: str | Path, stem: str, build: Callable[[], nn.Module]) -> None:
