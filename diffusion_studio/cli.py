@@ -31,6 +31,7 @@ COMMANDS = {
     "lens": ("diffusion_studio.commands.lens", "plot a run's lenses: error vs a reference, spectrum, trajectory"),
     "train": ("diffusion_studio.training.command", "train a diffusion model (DDPM Algorithm 1)"),
     "convert-weights": ("diffusion_studio.commands.convert_weights", "turn a diffusers folder's .bin into safetensors"),
+    "export-diffusers": ("diffusion_studio.commands.export_diffusers", "write a unet2d model as a diffusers folder"),
 }
 USAGE_ERROR = 2
 

@@ -1,14 +1,17 @@
 """How many CPU threads torch uses, chosen once per process for the CLI, ``train`` and the window.
 
-torch's default takes every core and OpenMP threads that spin while they wait. Beside other busy programs
-each parallel region then waits for a thread the OS has descheduled, and a small model's step can take ten
-times longer than with one thread. The policy here:
+torch's default takes every core, and its OpenMP threads spin while they wait for work. Beside other busy
+programs each parallel region then waits for a thread the OS has descheduled: a small model's step was 25x
+slower with two threads than with one on a two-core machine running two other busy processes. The policy:
 
-- ``OMP_WAIT_POLICY=PASSIVE`` (set before torch is imported, unless the user set it): waiting threads sleep
-  instead of spinning, so they do not steal time from the threads doing the work or from other programs;
-- as many threads as there are idle cores right now (measured from ``/proc/stat`` over 50 ms), at least one
-  and at most the cores this process may run on, less ``reserve`` (the window keeps a core for its GUI thread);
-- ``--threads N`` or the environment variable ``DIFFUSION_STUDIO_THREADS`` override the choice.
+- measure how many cores other programs keep busy now (``/proc/stat`` over 50 ms, before torch is imported);
+- use as many threads as there are idle cores, at least one, at most the cores this process may run on, less
+  ``reserve`` (the window keeps a core for its GUI thread);
+- when the machine is busy (at least half a core in use by others), also set ``OMP_WAIT_POLICY=PASSIVE``
+  before torch is imported, so that waiting threads sleep instead of spinning against the other programs;
+  on an idle machine OpenMP keeps its default (brief spinning, the fastest hand-over between small ops);
+- ``--threads N`` or the environment variable ``DIFFUSION_STUDIO_THREADS`` override the count; a user's own
+  ``OMP_WAIT_POLICY`` is never changed.
 """
 
 from __future__ import annotations
@@ -22,11 +25,16 @@ from diffusion_studio.errors import OptionError
 ENV_VAR = "DIFFUSION_STUDIO_THREADS"
 MAX_THREADS = 1024
 _SAMPLE_S = 0.05
+BUSY_THRESHOLD = 0.5  # cores kept busy by other programs from which the machine counts as busy
+_busy: float | None = None  # measured by prepare_environment, reused by choose_threads
 
 
 def prepare_environment() -> None:
-    """Set the OpenMP wait policy before torch (and its OpenMP runtime) is loaded; a user's setting wins."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    """Measure the load and set the OpenMP wait policy; call before torch (and its OpenMP runtime) is loaded."""
+    global _busy
+    _busy = busy_cores()
+    if _busy >= BUSY_THRESHOLD and "OMP_WAIT_POLICY" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def usable_cores() -> int:
@@ -84,7 +92,7 @@ def choose_threads(option: int | None = None, reserve: int = 0) -> int:
     if asked is not None:
         return asked
     cores = usable_cores()
-    idle = cores - busy_cores()
+    idle = cores - (_busy if _busy is not None else busy_cores())
     return max(1, min(cores - reserve, int(idle + 0.5)))
 
 

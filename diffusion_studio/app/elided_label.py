@@ -40,5 +40,6 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        width = max(self.width() - 2, self.fontMetrics().horizontalAdvance("x" * MIN_CHARS))
+        room = self.contentsRect().width() - max(self.indent(), 0) - 2 * self.margin() - 4
+        width = max(room, self.fontMetrics().horizontalAdvance("x" * MIN_CHARS))
         self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, width))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -22,10 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffusion_studio.app.exporting import ExportRequest, ExportSource, estimate
+from diffusion_studio.app.exporting import SPACINGS, ExportRequest, ExportSource, estimate
 from diffusion_studio.io.gif import GifOptions
 
+ESTIMATE_DELAY_MS = 150
 DIRECTIONS = (("as on the timeline (left → right)", "denoise"), ("reversed", "noise"), ("there and back", "both"))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(n, 1000) / 1e3:.0f} kB"
 
 
 def _spin(lo: int, hi: int, value: int, suffix: str = "", special: str = "") -> QSpinBox:
@@ -81,12 +87,26 @@ class ExportDialog(QDialog):
         for w in (self.by_count, self.count, self.by_stride, self.stride):
             frames_row.addWidget(w)
         form.addRow("Frames", frames_row)
+        self.spacing = QComboBox()
+        for value, text in SPACINGS.items():
+            if value != "x0" or source.kind == "reverse":
+                self.spacing.addItem(text, value)
+        self.spacing.setToolTip("How “about N frames” are spread over the range. Evenly in t, most frames of a "
+                                "linear schedule are pure noise; evenly in log-SNR (or in how much x̂₀ changes) "
+                                "they follow the picture as it forms.")
+        form.addRow("Spacing", self.spacing)
         side = max(source.frame(0, (0,))[0].shape[:2])
         self.scale = _spin(1, 16, max(1, 256 // max(side, 1)), "×")
         form.addRow("Scale", self.scale)
-        self.label = QCheckBox("Write t under each frame")
+        self.label = QCheckBox("Write t and the run's settings under each frame")
         self.label.setChecked(True)
-        form.addRow("Caption", self.label)
+        self.label.setToolTip(source.note or "Write t under each frame")
+        self.titles = QCheckBox("Name each pane above it")
+        self.titles.setChecked(True)
+        caption = QHBoxLayout()
+        caption.addWidget(self.label)
+        caption.addWidget(self.titles)
+        form.addRow("Caption", caption)
         self.fps = _spin(1, 50, 20, " fps")
         self.loop = QComboBox()
         self.loop.addItem("forever", 0)
@@ -118,12 +138,16 @@ class ExportDialog(QDialog):
         layout.addWidget(buttons)
         for w in (self.t_from, self.t_to, self.count, self.stride, self.scale, self.fps, self.hold, self.columns):
             w.valueChanged.connect(self._update_estimate)
-        for w in (*self.panes, self.by_count, self.by_stride, self.label):
+        for w in (*self.panes, self.by_count, self.by_stride, self.label, self.titles):
             w.toggled.connect(self._update_estimate)
-        for w in (self.loop, self.direction):
+        for w in (self.loop, self.direction, self.spacing):
             w.currentIndexChanged.connect(self._update_estimate)
         self.path_edit.textChanged.connect(self._update_estimate)
-        self._update_estimate()
+        self._estimate_timer = QTimer(self)  # encoding sample frames takes a moment: once typing pauses
+        self._estimate_timer.setSingleShot(True)
+        self._estimate_timer.setInterval(ESTIMATE_DELAY_MS)
+        self._estimate_timer.timeout.connect(self.update_estimate_now)
+        self.update_estimate_now()
 
     def request(self) -> ExportRequest:
         options = GifOptions(
@@ -136,12 +160,19 @@ class ExportDialog(QDialog):
             panes=tuple(i for i, box in enumerate(self.panes) if box.isChecked()),
             stride=self.stride.value() if self.by_stride.isChecked() else None,
             frame_count=self.count.value() if self.by_count.isChecked() else None,
-            options=options, columns=self.columns.value() or None,
+            options=options, columns=self.columns.value() or None, spacing=self.spacing.currentData(),
+            titles=self.titles.isChecked(),
         )
 
     def _update_estimate(self, *_) -> None:
         self.count.setEnabled(self.by_count.isChecked())
         self.stride.setEnabled(self.by_stride.isChecked())
+        self.spacing.setEnabled(self.by_count.isChecked())
+        self._estimate_timer.start()
+
+    def update_estimate_now(self) -> None:
+        """Recompute the frame count, size and bytes (the dialog calls this shortly after the last change)."""
+        self._estimate_timer.stop()
         req = self.request()
         frames, (w, h), size, seconds = estimate(self.source, req)
         ok = frames > 0 and bool(req.panes) and bool(self.path_edit.text().strip())
@@ -152,9 +183,9 @@ class ExportDialog(QDialog):
             self.estimate_label.setText("No recorded frame lies in this range.")
         elif self.mode == "gif":
             self.estimate_label.setText(f"{frames} frames of {w} × {h} px, {seconds:.1f} s per play, "
-                                        f"roughly {size / 1e6:.1f} MB")
+                                        f"about {_size(size)}")
         else:
-            self.estimate_label.setText(f"{frames} frames on one {w} × {h} px sheet")
+            self.estimate_label.setText(f"{frames} frames on one {w} × {h} px sheet, about {_size(size)}")
 
     def _browse(self) -> None:
         pattern = "GIF animation (*.gif)" if self.mode == "gif" else "PNG image (*.png)"

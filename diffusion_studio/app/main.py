@@ -35,11 +35,13 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 def run_app(image_path: str | Path | None = None) -> int:
     """Open the main window (with ``image_path`` loaded when given) and run until it is closed."""
+    from diffusion_studio.threads import configure_threads, prepare_environment
+
+    prepare_environment()  # before torch is imported (by the window's modules)
     app = make_application()
     from diffusion_studio.app.main_window import MainWindow
-    from diffusion_studio.app.streaming import configure_torch_threads
 
-    configure_torch_threads()  # leave a core to the window
+    configure_threads(reserve=1)  # the idle cores less one for the window (DIFFUSION_STUDIO_THREADS overrides)
     window = MainWindow()
     window.show()
     if image_path is not None:

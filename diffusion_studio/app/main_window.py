@@ -33,14 +33,26 @@ from diffusion_studio.app.canvas import IMAGE_RANGE, Canvas
 from diffusion_studio.app.compare_view import install_compare
 from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
-from diffusion_studio.app.exporting import ExportRequest, ExportSource, forward_source, reverse_source, run_export
+from diffusion_studio.app.exporting import (
+    ExportOutcome,
+    ExportRequest,
+    ExportSource,
+    default_export_path,
+    file_stem,
+    forward_source,
+    reverse_source,
+    run_export,
+    run_note,
+)
 from diffusion_studio.app.forward_view import ChainStore, ForwardProcess
+from diffusion_studio.app.guidance_size import GuidanceProbe
 from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
-from diffusion_studio.app.maths_panel import MathsPanel, MathsState
+from diffusion_studio.app.maths_panel import MathsPanel
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
-from diffusion_studio.app.readout import forward_readout
+from diffusion_studio.app.readout import forward_readout, frame_readout
 from diffusion_studio.app.run_bar import RunBar
+from diffusion_studio.app.run_labels import controls_maths_state, run_maths_state, run_names
 from diffusion_studio.app.run_session import RunSession
 from diffusion_studio.app.schedule_plot import SchedulePlot
 from diffusion_studio.app.settings import Settings
@@ -92,7 +104,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.setWindowTitle("")  # Qt shows the application display name
         self.setWindowIcon(app_icon())
-        self.session = RunSession(prepare, parent=self)
+        self._prepare, self._probe, self._probing = prepare, None, False
+        self.session = RunSession(self._prepare_run, parent=self)
         models = [m for m in describe_models() if not m.origin.startswith("unusable")]
         self.controls = ControlsPanel(models, sample_images())
         self.canvas = Canvas()
@@ -111,6 +124,7 @@ class MainWindow(QMainWindow):
         self._chain_job = BackgroundJob("chain", self)
         self._export_job = BackgroundJob("export", self)
         self._export_result: object = None
+        self._export_outcome = ExportOutcome()
         self._last_slow_update = 0.0
         self._last_secondary, self._secondary_cost = 0.0, 0.0
         self._secondary = QTimer(self)
@@ -172,7 +186,7 @@ class MainWindow(QMainWindow):
             self._dock("Schedule", "schedule", self.plot, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Maths", "maths", self.maths, Qt.DockWidgetArea.RightDockWidgetArea),
         ]
-        self.resizeDocks(self.docks[1:], [520, 300], Qt.Orientation.Vertical)
+        self.resizeDocks(self.docks[1:], [500, 400], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks[0], self.docks[1]], [scroll.minimumWidth(), 330], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -382,7 +396,8 @@ class MainWindow(QMainWindow):
         info, latest = self.session.info, self.session.latest
         frame = latest if latest is not None and latest.t == t else self.session.store.at(t)
         self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
-        self.canvas.set_raw(None)  # a run records pictures only: the readout marks values at the display bounds
+        # raw values while the store keeps tensors; from pictures the readout marks values at the display bounds
+        self.canvas.set_raw(frame_readout(frame) if frame is not None else None)
         if frame is None:
             hint = "press Run to sample" if info is None else "waiting for the first step…"
             self.canvas.set_titles([f"{X_T} " + MUTED.format(hint), f"{X0_HAT} " + MUTED.format("model's guess"),
@@ -404,20 +419,18 @@ class MainWindow(QMainWindow):
         t = min(self.player.timeline.t, self._view_schedule().T - 1)
         info = self.session.info
         if self.view == REVERSE and info is not None:
-            p, g = info.plan, info.plan.guidance
-            names = self.controls.class_names() if info.model == self.controls.model_info().name else ()
-            label = g.label
-            name = None if label is None else (names[label] if 0 <= label < len(names) else str(label))
-            state = MathsState(info.schedule, t, info.t_prevs.get(t, t - 1), p.sampler, p.eta, p.variance,
-                               p.clip_x0, reverse=True, class_name=name, cfg_scale=g.cfg_scale,
-                               classifier_scale=g.classifier_scale if g.classifier is not None else 0.0)
+            sizes, note = None, ""
+            probe, frame = self._probe, self.session.store.at(t)
+            if probe is not None and not self.session.running and frame is not None and frame.t == t:
+                x_t = frame.tensor(0)
+                sizes = probe.at(t, info.t_prevs.get(t, t - 1), x_t)
+                if sizes is None and x_t is None:
+                    note = "Not computed: this run kept pictures only (to save memory), not the raw x_t."
+                elif sizes is None and probe.slow:
+                    note = "Not computed: one model call takes too long here to repeat for every step."
+            state = run_maths_state(info, self.controls, t, sizes, note)
         else:
-            s, c = self.controls.sampler_settings(), self.controls
-            name = c.class_name() if c.class_combo.isEnabled() else None
-            state = MathsState(self._view_schedule(), t, t - 1, s["sampler"], s["eta"], s["variance"],
-                               s["clip_x0"], reverse=self.view == REVERSE, class_name=name,
-                               cfg_scale=c.guidance.value() if name is not None else 1.0,
-                               classifier_scale=c.classifier_scale.value() if c.classifier_scale.isEnabled() else 0.0)
+            state = controls_maths_state(self.controls, self._view_schedule(), t, self.view == REVERSE)
         self.maths.show_state(state)
 
     def _on_term_hovered(self, key: str) -> None:
@@ -481,14 +494,24 @@ class MainWindow(QMainWindow):
             self.chainReady.emit()
 
     # ================================================================================================ running
+    def _prepare_run(self, request: RunRequest) -> PreparedRun:
+        """Prepare a run; the window's own run (not a comparison's) also gets a probe for its guidance sizes."""
+        prepared = self._prepare(request)
+        if self._probing:
+            self._probe = GuidanceProbe(prepared)
+        return prepared
+
     def start_run(self) -> None:
         """Freeze the controls and start sampling; a run in progress is cancelled and waited for first."""
         image = self.forward.image if self.forward is not None else None
         try:
+            self._probing = True
             info = self.session.start(self.controls.request(image))
         except StudioError as err:
             QMessageBox.warning(self, "Cannot start the run", str(err))
             return
+        finally:
+            self._probing = False
         self.settings.set_controls(self.controls.state())
         self.following = True
         self._t[REVERSE] = info.timesteps[0]
@@ -508,8 +531,9 @@ class MainWindow(QMainWindow):
     def _on_run_refreshed(self) -> None:
         """At most once per screen refresh during a run: new frames arrived since the last one.
 
-        The canvas, the timeline, the plot cursor and the maths follow every refresh, so all show the same step;
-        the progress numbers follow at most ten times a second.
+        The canvas and the timeline follow every refresh; the plot cursor and the maths too while they are cheap
+        (on a busy computer every few refreshes, so their share of the GUI thread stays bounded); the progress
+        numbers at most ten times a second.
         """
         latest, store = self.session.latest, self.session.store
         now = time.perf_counter()
@@ -525,7 +549,7 @@ class MainWindow(QMainWindow):
             self._t[REVERSE] = latest.t
             self._show_reverse(latest.t)
             # the cursor and the maths show the step on screen: at every refresh where they cost little, on a
-            # busy computer every few refreshes (their share of the GUI thread stays bounded), never 100 ms late
+            # busy computer every few refreshes (their share of the GUI thread stays bounded)
             if now - self._last_secondary >= SECONDARY_SPACING * self._secondary_cost:
                 self.plot.set_t(latest.t)
                 self._update_maths()
@@ -562,20 +586,27 @@ class MainWindow(QMainWindow):
     def export_source(self) -> ExportSource | None:
         """The frames of the view on screen, or None when there is nothing to export."""
         if self.view == REVERSE:
-            frames = self.session.store.frames
-            return reverse_source(frames) if frames else None
+            frames, info = self.session.store.frames, self.session.info
+            if not frames or info is None:
+                return None
+            return reverse_source(frames, info.schedule, run_note(*run_names(info, self.controls)))
         f = self.forward
-        return None if f is None else forward_source(f.image, f.schedule, f.seed)
+        note = f"{self.image_name} · {f.schedule.describe()} · noise seed {f.seed}" if f is not None else ""
+        return None if f is None else forward_source(f.image, f.schedule, f.seed, note)
 
     def open_export_dialog(self, mode: str = "gif") -> ExportDialog | None:
         source = self.export_source()
         if source is None:
             QMessageBox.information(self, "Nothing to export", "Run the sampler first: there are no frames yet.")
             return None
-        stem = Path(self.image_name or "diffusion").stem
-        name = f"{stem}-{self.view}.{'gif' if mode == 'gif' else 'png'}"
-        folder = self.settings.get_json("export/last").get("folder") or self.settings.last_folder()
-        dialog = ExportDialog(source, mode, Path(folder) / name, self.player.timeline.t, self)
+        if self.view == REVERSE:
+            n = run_names(self.session.info, self.controls)
+            stem = file_stem(n.model, n.class_name, f"{n.sampler}{n.steps}", f"seed{n.seed}")
+        else:
+            stem = file_stem(Path(self.image_name or "picture").stem, "forward")
+        path = default_export_path(self.settings.get_json("export/last").get("folder"), stem,
+                                   ".gif" if mode == "gif" else ".png")
+        dialog = ExportDialog(source, mode, path, self.player.timeline.t, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.start_export(source, dialog.request())
         return dialog
@@ -586,19 +617,22 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Export in progress", "Wait for the current export to finish.")
             return False
         self._export_result = None
+        self._export_outcome = outcome = ExportOutcome()
         text = f"Writing {request.path.name}…"
         if self.session.running:
             self.status.say(text)  # the progress bar belongs to the run
         else:
             self.status.busy(text)
-        self._export_job.start(lambda cancel: run_export(source, request, cancel))
+        self._export_job.start(lambda cancel: run_export(source, request, cancel, outcome))
         return True
 
     def _on_export_item(self, obj: object) -> None:
         self._export_result = obj
 
     def _on_export_ended(self, status: str, message: str) -> None:
-        result = self._export_result
+        result = self._export_result or self._export_outcome.written  # written even if the end says cancelled
+        if status == CANCELLED and result is not None:
+            status = FINISHED
         if status == FINISHED and isinstance(result, ExportSummary):
             text = (f"Wrote {result.path.name}: {result.frames} frames, {result.bytes / 1e6:.2f} MB, "
                     f"{result.seconds:.1f} s per play.")
@@ -619,6 +653,12 @@ class MainWindow(QMainWindow):
     # ================================================================================================ help
     def show_about(self) -> None:
         AboutDialog(self.windowIcon(), self).exec()
+
+    def open_lenses(self) -> None:
+        """Spectrum and trajectory lenses of the current settings' run, following the playhead (issue 12)."""
+        from diffusion_studio.app.lens_window import open_lenses
+
+        self.lenses = open_lenses(self, getattr(self, "lenses", None))
 
     def show_explanation(self) -> None:
         dialog = ExplainDialog(self)

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QTextBrowser, QToolTip, QVBoxLayout, QWidget
 
+from diffusion_studio.app.guidance_size import GuidanceSize
 from diffusion_studio.app.help_texts import TERMS
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.steps import Variance, ddim_sigma, ddpm_coefficients, ddpm_sigma
@@ -34,6 +35,8 @@ class MathsState:
     class_name: str | None = None  # the class sampled (None: unconditional)
     cfg_scale: float = 1.0  # classifier-free guidance scale s
     classifier_scale: float = 0.0  # classifier guidance scale (Dhariwal & Nichol)
+    sizes: GuidanceSize | None = None  # the guidance terms' sizes at this step (a finished run's step)
+    sizes_note: str = ""  # why there are none, when that is worth saying
 
 
 TERM_STYLE = "color:#2a6fb8; text-decoration:none"
@@ -105,23 +108,25 @@ def reverse_html(m: MathsState) -> str:
 
 def guidance_html(m: MathsState) -> str:
     """Classifier-free guidance (Ho & Salimans 2022) and classifier guidance (Dhariwal & Nichol 2021, Algorithms 1
-    and 2) with the coefficients of the step shown."""
+    and 2) with the coefficients of the step shown and, for a finished run's step, the sizes of the terms."""
     html = _h("Guidance")
     if m.class_name is None:
         return html + ("<p>No class chosen: ε̂<sub>θ</sub> = ε<sub>θ</sub>(x<sub>t</sub>, t), unconditional. "
                        "Choose a class to see guidance at work.</p>")
-    s = m.cfg_scale
+    s, z = m.cfg_scale, m.sizes
     html += (f"<p>classifier-free, class “{m.class_name}”, s = {_n(s)}:<br>ε̂<sub>θ</sub> = ε<sub>u</sub> + s·"
              "(ε<sub>c</sub> − ε<sub>u</sub>)"
-             f" = <b>{_n(1 - s)}</b>·ε<sub>u</sub> + <b>{_n(s)}</b>·ε<sub>c</sub></p>"
-             "<p style='color:#777'>ε<sub>c</sub> = ε<sub>θ</sub>(x<sub>t</sub>, y), ε<sub>u</sub> = "
-             "ε<sub>θ</sub>(x<sub>t</sub>, ∅); s = 1 is plain conditional, s = 0 unconditional, s &gt; 1 pushes "
-             "away from the unconditional prediction.</p>")
+             f" = <b>{_n(1 - s)}</b>·ε<sub>u</sub> + <b>{_n(s)}</b>·ε<sub>c</sub></p>")
+    if z is not None:
+        html += (f"<p>at this step (RMS per pixel): s·(ε<sub>c</sub> − ε<sub>u</sub>) = <b>{_n(z.cfg_term)}</b>, "
+                 f"ε<sub>c</sub> − ε<sub>u</sub> = {_n(z.difference)}, ε̂<sub>θ</sub> = {_n(z.eps)}"
+                 + (f"; classifier term = <b>{_n(z.classifier_term)}</b>" if z.classifier_term is not None else "")
+                 + "</p>")
     c = m.classifier_scale
     if c:
         t = max(m.t, 0)
         abar = float(m.schedule.alpha_bars[t])
-        if m.sampler == "ddim":
+        if m.sampler != "ddpm":
             html += ("<p>classifier guidance (Dhariwal &amp; Nichol, Algorithm 2):<br>ε̂ ← ε̂<sub>θ</sub> − "
                      "s·√(1−ᾱ<sub>t</sub>)·∇<sub>x</sub> log p<sub>φ</sub>(y | x<sub>t</sub>)"
                      f" = ε̂<sub>θ</sub> − <b>{_n(c * np.sqrt(1 - abar))}</b>·∇ log p(y | x<sub>t</sub>)"
@@ -132,8 +137,13 @@ def guidance_html(m: MathsState) -> str:
                      "N(μ + s·Σ·∇<sub>x</sub> log p<sub>φ</sub>(y | x<sub>t</sub>), Σ),&nbsp; Σ = σ<sub>t</sub>²·I"
                      f"<br>mean shift = <b>{_n(c * sigma**2)}</b>·∇ log p(y | x<sub>t</sub>)&nbsp; (s = {_n(c)})"
                      "</p>")
-    return html + ("<p style='color:#777'>The size of the guidance term itself is not shown: a run records the "
-                   "guided ε̂ only, not ε<sub>c</sub>, ε<sub>u</sub> or the classifier's gradient.</p>")
+    html += ("<p style='color:#777'>ε<sub>c</sub> = ε<sub>θ</sub>(x<sub>t</sub>, y), ε<sub>u</sub> = "
+             "ε<sub>θ</sub>(x<sub>t</sub>, ∅); s = 1 is plain conditional, s = 0 unconditional, s &gt; 1 pushes "
+             "away from the unconditional prediction.")
+    if z is None:
+        html += " " + (m.sizes_note or "The sizes of the terms are shown for the steps of a finished run (the "
+                       "model is asked again at the step on screen).")
+    return html + "</p>"
 
 
 TERM_PATTERNS = (  # (HTML of a term as the panel writes it, its key in help_texts.TERMS); longest first

@@ -81,6 +81,9 @@ def build_menus(w: MainWindow) -> Actions:
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(a.open)
+    from diffusion_studio.app.model_folder import add_model_folder_menu
+
+    add_model_folder_menu(w, file_menu)  # Open Model Folder… and Recent Models (diffusers folders, issue 13)
     samples = file_menu.addMenu("Open &Sample Image")
     for path in sample_images():
         samples.addAction(path.stem, lambda p=path: w.open_sample(p))
@@ -96,6 +99,7 @@ def build_menus(w: MainWindow) -> Actions:
     view_menu.addActions([a.forward_view, a.reverse_view])
     view_menu.addSeparator()
     view_menu.addActions([a.chain, a.resample, a.reset_zoom])
+    view_menu.addAction(_action(w, "&Lenses: Spectrum and Trajectory…", w.open_lenses, "Ctrl+L", "Recompute the run"))
     view_menu.addSeparator()
     for dock in w.docks:
         view_menu.addAction(dock.toggleViewAction())

@@ -2,7 +2,8 @@
 
 The panes show uint8 pictures clipped to their display range (x: −1..1, ε: −3..3); at t = T−1 most of x_t lies
 outside [−1, 1], so a readout of the picture would disagree with ε. In the forward view every value is known
-exactly: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε (Ho et al. 2020, eq. 4) at one pixel costs a few multiplies.
+exactly: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε (Ho et al. 2020, eq. 4) at one pixel costs a few multiplies. A run's steps
+give their raw values while the frame store keeps them as tensors.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import torch
 
 from diffusion_studio.app.forward_view import ForwardProcess
+from diffusion_studio.session.frames import StepFrames
 
 RawSource = Callable[[int, int], Sequence[np.ndarray | None]]
 """(row, col) -> one value array (per channel) for each pane, or None where only the picture is known."""
@@ -26,5 +29,20 @@ def forward_readout(process: ForwardProcess, t: int, middle_is_x0: bool = True) 
         x0 = process.image[row, col].astype(np.float64) / 127.5 - 1.0
         eps = process.eps[row, col].astype(np.float64)
         return a * x0 + b * eps, (x0 if middle_is_x0 else None), eps
+
+    return at
+
+
+def frame_readout(frame: StepFrames) -> RawSource:
+    """The raw values of a recorded step where the run kept them as tensors (None per pane once a frame holds
+    pictures only: the readout then marks values at the display bounds)."""
+
+    def at(row: int, col: int) -> list[np.ndarray | None]:
+        values: list[np.ndarray | None] = []
+        for pane in range(3):
+            tensor = frame.tensor(pane)
+            ok = tensor is not None and tensor.shape[0] == 1 and row < tensor.shape[2] and col < tensor.shape[3]
+            values.append(tensor[0, :, row, col].detach().to("cpu", torch.float64).numpy() if ok else None)
+        return values
 
     return at

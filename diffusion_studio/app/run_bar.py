@@ -9,8 +9,9 @@ from PySide6.QtWidgets import QCheckBox, QSizePolicy, QToolBar, QToolButton, QWi
 
 from diffusion_studio.app.view_switch import ViewSwitch
 
-RUN_STYLE = ("QToolButton { font-weight: bold; padding: 3px 14px; border-radius: 4px; "
-             "background: #2e7d32; color: white; } QToolButton:disabled { background: palette(mid); }")
+RUN_STYLE = ("QToolButton { font-weight: bold; padding: 3px 14px; border-radius: 4px; border: 1px solid #2e7d32; "
+             "background: #d5efd6; color: #123d14; } QToolButton:hover { background: #bfe5c1; } "
+             "QToolButton:disabled { background: palette(button); color: palette(mid); }")
 
 
 def _button(text: str, tip: str) -> QToolButton:

@@ -1,7 +1,8 @@
 """One sampling run at a time: prepare it, stream it on a worker, store its frames, refresh at screen rate.
 
-The worker thread adds every step to the :class:`FrameStore` itself (the step's tensors, no conversion: see
-:mod:`diffusion_studio.session.frames`); nothing crosses to the GUI thread per step. A 16 ms timer in the GUI thread
+The worker thread adds every step to the :class:`FrameStore` itself (the step's float tensors, copied into the
+store's block with no conversion: see :mod:`diffusion_studio.session.frame_store` and ``docs/recording.md``);
+nothing crosses to the GUI thread per step. A 16 ms timer in the GUI thread
 emits ``refreshed`` when the store has grown since the last tick, and the window then converts and paints only the
 newest frame. So the GUI thread's work per refresh is the same whether one step or a hundred arrived.
 
@@ -43,7 +44,8 @@ class RefreshPacer:
 
     ``ready()`` is asked once per timer tick; it charges the CPU time the thread used since the last tick (the
     previous refresh's painting included) and says whether there is credit left for another refresh. The credit is
-    capped, so a quiet spell does not buy a burst of refreshes later.
+    capped at ``cap_s`` both ways: a quiet spell does not buy a burst of refreshes later, and one long piece of work
+    (starting a run, a dialog) delays the next refresh by at most ``cap_s / share``.
     """
 
     def __init__(self, share: float = GUI_SHARE, cap_s: float = 0.01,
@@ -60,7 +62,8 @@ class RefreshPacer:
         wall, cpu = self._wall(), self._cpu()
         last_wall, last_cpu = self._last
         self._last = (wall, cpu)
-        self._credit = min(self._credit + self.share * (wall - last_wall) - (cpu - last_cpu), self.cap_s)
+        credit = self._credit + self.share * (wall - last_wall) - (cpu - last_cpu)
+        self._credit = max(-self.cap_s, min(credit, self.cap_s))
         return self._credit >= 0
 
 
@@ -151,7 +154,7 @@ class RunSession(QObject):
             self.noticed.emit(obj.text)
 
     def _tick(self) -> None:
-        if self.pacer.ready():
+        if self.pacer.ready() or self._seen == 0:  # the first frame shows at once
             self._flush()
 
     def _flush(self) -> None:

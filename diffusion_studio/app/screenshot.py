@@ -1,6 +1,8 @@
 """Take the README screenshots of the real window: a finished run with the playhead part-way.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python -m diffusion_studio.app.screenshot docs/screenshot.png
+    xvfb-run -s "-screen 0 1920x1080x24" python -m diffusion_studio.app.screenshot docs/screenshot.png --size 1920x1080
+    xvfb-run -s "-screen 0 1280x720x24" python -m diffusion_studio.app.screenshot docs/screenshot-digits.png \
+        --model digits --class 3 --sampler ddim --at 0.7
     python -m diffusion_studio.app.screenshot docs/screenshot-emoji.png --model emoji --class "Smileys & Emotion"
 
 The first loads a picture and runs SDEdit from it; with --model, a trained model samples from pure noise.
@@ -37,8 +39,8 @@ class ModelShot:
 def take(
     out: Path,
     picture: Path,
-    width: int = 1480,
-    height: int = 900,
+    width: int = 1280,
+    height: int = 720,
     at: float = 0.6,
     shot: ModelShot | None = None,
 ) -> Path:
@@ -57,6 +59,7 @@ def take(
             raise SystemExit(f"cannot open {picture}")
         c = window.controls
         if shot is None:
+            _choose(c.model, c.model.findData("ideal"), "no model named 'ideal'")
             c.method.setCurrentIndex(c.method.findData("ddim"))
             c.steps.setValue(50)
             c.strength.setValue(0.8)
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="PNG to write")
     default = next((p for p in sample_images() if p.stem == "chelsea"), sample_images()[0])
     parser.add_argument("--image", type=Path, default=default, help="picture to load (default: a sample)")
-    parser.add_argument("--size", default="1480x900", help="window size, WIDTHxHEIGHT")
+    parser.add_argument("--size", default="1280x720", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--at", type=float, default=0.6, help="playhead position, 0 = start of the run, 1 = end")
     parser.add_argument("--model", help="sample this trained model from pure noise instead of SDEdit")
     parser.add_argument("--class", dest="class_name", help="class to sample (with --model)")

@@ -11,7 +11,7 @@ VIEWS = (
 )
 STYLE = """
 QToolButton { padding: 3px 10px; border: 1px solid palette(mid); background: palette(button); }
-QToolButton:checked { background: palette(highlight); color: palette(highlighted-text); }
+QToolButton:checked { background: #d3e5fa; color: #0b2e59; border-color: #3d8fe0; font-weight: bold; }
 QToolButton#first { border-top-left-radius: 4px; border-bottom-left-radius: 4px; }
 QToolButton#last { border-top-right-radius: 4px; border-bottom-right-radius: 4px; border-left: none; }
 """

@@ -17,8 +17,8 @@ from diffusion_studio.errors import OptionError
 from diffusion_studio.io.atomic import atomic_write
 from diffusion_studio.io.frames import PANELS
 from diffusion_studio.io.gif import GifOptions, export_contact_sheet, export_gif, select_indices
-from diffusion_studio.runs import PreparedRun
 from diffusion_studio.session.frames import Notice, stream_frames
+from diffusion_studio.session.request import PreparedRun
 
 
 @dataclass

@@ -59,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         choices=[e.value for e in SamplerName],
         help="ancestral DDPM, DDIM, or Euler / Heun / DPM-Solver++(2M) on a sigma grid (Karras et al. 2022) "
-        "(default: the model's, else ddpm)",
+        "(default: ddpm, or what a diffusers model folder's scheduler names)",
     )
     s.add_argument(
         "--churn", type=A.number(0, 1000), default=0.0, help="Heun only: stochastic churn S_churn (0 = deterministic)"
@@ -72,14 +72,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--spacing",
         default=None,
         choices=[e.value for e in Spacing],
-        help="how a shorter run picks its timesteps; karras: Karras sigmas (euler, heun, dpmpp_2m) "
-        "(default: the model's, else leading)",
+        help="how a shorter run picks its timesteps (default: leading for ddpm/ddim and linspace for the others, "
+        "as diffusers, or a diffusers model folder's own); karras: Karras sigmas (euler, heun, dpmpp_2m)",
     )
     s.add_argument(
         "--variance",
         default=None,
         choices=[e.value for e in Variance],
-        help="DDPM sigma_t^2: beta_t or the posterior variance beta~_t (default: the model's, else beta_tilde)",
+        help="DDPM sigma_t^2: beta_t or the posterior variance beta~_t "
+        "(default: beta_tilde, or a diffusers model folder's)",
     )
     s.add_argument("--no-clip", action="store_true", help="do not clip the predicted x0 to [-1, 1]")
     s.add_argument("--seed", type=A.seed, default=0, help="random seed; the same seed gives the same frames")

@@ -43,14 +43,27 @@ def guided_eps(
     cfg_scale: float = 1.0,
 ) -> torch.Tensor:
     """The model's eps with classifier-free guidance at scale ``cfg_scale`` (one batched model call)."""
+    return guided_eps_parts(model, x_t, t, schedule, y, null_class, cfg_scale)[0]
+
+
+def guided_eps_parts(
+    model: EpsModel,
+    x_t: torch.Tensor,
+    t: torch.Tensor,
+    schedule: Schedule,
+    y: torch.Tensor | None,
+    null_class: int,
+    cfg_scale: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(guided eps, eps_cond - eps_uncond): the difference is None when only one of the two was computed."""
     if y is None or cfg_scale == 1.0:
-        return model.predict_eps(x_t, t, schedule, y)
+        return model.predict_eps(x_t, t, schedule, y), None
     null = torch.full_like(y, null_class)
     if cfg_scale == 0.0:
-        return model.predict_eps(x_t, t, schedule, null)
+        return model.predict_eps(x_t, t, schedule, null), None
     both = model.predict_eps(torch.cat([x_t, x_t]), torch.cat([t, t]), schedule, torch.cat([y, null]))
     eps_cond, eps_uncond = both.chunk(2)
-    return cfg_combine(eps_uncond, eps_cond, cfg_scale)
+    return cfg_combine(eps_uncond, eps_cond, cfg_scale), eps_cond - eps_uncond
 
 
 def classifier_log_prob_grad(

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from diffusion_studio.core.cancel import CancelToken
-from diffusion_studio.core.guidance import classifier_log_prob_grad, ddim_classifier_eps, guided_eps
+from diffusion_studio.core.guidance import classifier_log_prob_grad, ddim_classifier_eps, guided_eps_parts
 from diffusion_studio.core.samplers import Guidance, Step, _check_finite, _noise
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.sigmas import SigmaGrid, dpm_grid, euler_grid, sigma_to_t, trained_sigmas
@@ -34,12 +34,15 @@ class _Denoiser:
     sched: Schedule
     guidance: Guidance
     y: torch.Tensor | None
+    delta: torch.Tensor | None = None  # eps_cond - eps_uncond of the last call (None when not guided)
 
     def eps(self, x_vp: torch.Tensor, time: float | int, abar: float) -> torch.Tensor:
         g = self.guidance
         dtype = torch.long if isinstance(time, (int, np.integer)) else torch.float32
         t_batch = torch.full((x_vp.shape[0],), time, dtype=dtype, device=x_vp.device)
-        eps = guided_eps(self.model, x_vp, t_batch, self.sched, self.y, g.null_class, g.cfg_scale_at(float(time)))
+        eps, self.delta = guided_eps_parts(
+            self.model, x_vp, t_batch, self.sched, self.y, g.null_class, g.cfg_scale_at(float(time))
+        )
         _check_finite(eps, time)
         if g.classifier is not None and g.classifier_scale != 0 and self.y is not None:  # Dhariwal & Nichol Alg. 2
             grad = classifier_log_prob_grad(g.classifier, x_vp, t_batch, self.y)
@@ -66,6 +69,12 @@ def _ve_scale(sigma: torch.Tensor) -> torch.Tensor:
     return (sigma**2 + 1) ** 0.5
 
 
+def _ve_start(x_start: torch.Tensor, ve0: torch.Tensor, grid: SigmaGrid, noise: torch.Tensor | None) -> torch.Tensor:
+    """The VE start: ``start_noise`` z times init_noise_sigma exactly as diffusers' pipeline makes its latents (one
+    rounding less than going through the VP ``x_start``, which matters at sigma_max ~ 2e4), else x_start scaled."""
+    return x_start * ve0 if noise is None else noise * _f32(grid.init_noise_sigma)
+
+
 def _labels(grid: SigmaGrid) -> list[int]:
     """Whole timesteps for the Steps' t and t_prev: the rounded model times, then -1 (the clean image)."""
     return [*grid.rounded_times(), -1]
@@ -79,29 +88,34 @@ def euler_sampler(
     *,
     guidance: Guidance | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """Euler steps on the probability-flow ODE (Karras et al. 2022, Algorithm 1 without the 2nd-order correction):
 
         d_i = (x_i - D(x_i; sigma_i)) / sigma_i,    x_{i+1} = x_i + (sigma_{i+1} - sigma_i) d_i
 
-    ``x_start`` is the VP sample at ``grid.sigmas[0]``. One model call per step.
+    ``x_start`` is the VP sample at ``grid.sigmas[0]``; for a pure-noise start, ``start_noise`` (z, with
+    x_start = z grid.start_scale) starts exactly where diffusers' pipeline does. One model call per step.
     """
     den = _denoiser(model, sched, guidance, x_start)
     s = _f32(grid.sigmas)
     ve = [_ve_scale(v) for v in s]  # one scalar at a time, as diffusers computes them
     labels = _labels(grid)
-    x = x_start * ve[0]  # VE scale
+    x = _ve_start(x_start, ve[0], grid, start_noise)
     x_vp = x / ve[0]  # the model's input, as diffusers' scale_model_input computes it
     for i in range(len(grid)):
         if cancel is not None and cancel.cancelled:
             return
         eps = den.eps(x_vp, grid.times[i].item(), grid.alpha_bar(i))
+        delta = den.delta
         denoised = x - s[i] * eps  # D(x_i; sigma_i)
         d = (x - denoised) / s[i]
         x_next = x + d * (s[i + 1] - s[i])
         x_next_vp = x_next / ve[i + 1]
         t, t_prev = labels[i], labels[i + 1]
-        yield Step(i, len(grid), t, t_prev, x_vp, denoised, eps, x_next_vp, 1, float(grid.times[i]), grid.alpha_bar(i))
+        yield Step(
+            i, len(grid), t, t_prev, x_vp, denoised, eps, x_next_vp, 1, float(grid.times[i]), grid.alpha_bar(i), delta
+        )
         x, x_vp = x_next, x_next_vp
 
 
@@ -118,6 +132,7 @@ def heun_sampler(
     s_noise: float = 1.0,
     generator: torch.Generator | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """Heun's 2nd-order method (Karras et al. 2022, Algorithm 2; ``churn`` = 0 is their deterministic Algorithm 1):
 
@@ -136,7 +151,7 @@ def heun_sampler(
     log_table = np.log(trained_sigmas(sched))
     ve = [_ve_scale(v) for v in s]  # one scalar at a time, as diffusers computes them
     labels = _labels(grid)
-    x = x_start * ve[0]  # VE scale
+    x = _ve_start(x_start, ve[0], grid, start_noise)
     x_vp = x / ve[0]  # the model's input, as diffusers' scale_model_input computes it
     for i in range(n):
         if cancel is not None and cancel.cancelled:
@@ -150,6 +165,7 @@ def heun_sampler(
             x_in = x_hat / _ve_scale(s_hat)
             time, abar = float(sigma_to_t(np.array(float(s_hat)), log_table)), 1.0 / (1.0 + float(s_hat) ** 2)
         eps = den.eps(x_in, time, abar)
+        delta = den.delta
         denoised = x_hat - s_hat * eps
         d = (x_hat - denoised) / s_hat
         dt = s[i + 1] - s_hat
@@ -162,7 +178,9 @@ def heun_sampler(
             calls = 2
         x_next_vp = x_next / ve[i + 1]
         t, t_prev = labels[i], labels[i + 1]
-        yield Step(i, n, t, t_prev, x_vp, denoised, eps, x_next_vp, calls, float(grid.times[i]), grid.alpha_bar(i))
+        yield Step(
+            i, n, t, t_prev, x_vp, denoised, eps, x_next_vp, calls, float(grid.times[i]), grid.alpha_bar(i), delta
+        )
         x, x_vp = x_next, x_next_vp
 
 
@@ -180,6 +198,7 @@ def dpmpp_2m_sampler(
     *,
     guidance: Guidance | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """DPM-Solver++(2M) in VP form (Lu et al. 2022, "DPM-Solver++", Algorithm 2; data prediction, midpoint):
 
@@ -195,31 +214,34 @@ def dpmpp_2m_sampler(
     den = _denoiser(model, sched, guidance, x_start)
     sig = _f32(grid.sigmas)
     labels = _labels(grid)
-    x = x_start
-    prev_x0, prev_lam = None, None
+    x = x_start if start_noise is None else start_noise * _f32(grid.init_noise_sigma)
+    # alpha_i, s_i and lambda_i of every sigma but the final 0, one scalar at a time as diffusers computes them
+    coeffs = [_alpha_sigma(v) for v in sig[:-1]]
+    lams = [torch.log(a) - torch.log(s_) for a, s_ in coeffs]
+    prev_x0 = None
     for i in range(len(grid)):
         if cancel is not None and cancel.cancelled:
             return
-        alpha_s, s_s = _alpha_sigma(sig[i])
-        lam_s = torch.log(alpha_s) - torch.log(s_s)
+        (alpha_s, s_s), lam_s = coeffs[i], lams[i]
         time = grid.times[i].item()
         eps = den.eps(x, time, grid.alpha_bar(i))
+        delta = den.delta
         x0 = (x - s_s * eps) / alpha_s
         if sig[i + 1] == 0:
             x_next = x0  # first order to sigma = 0: (0 / s_i) x_i + x0_i
         else:
-            alpha_t, s_t = _alpha_sigma(sig[i + 1])
-            h = (torch.log(alpha_t) - torch.log(s_t)) - lam_s
+            (alpha_t, s_t), lam_t = coeffs[i + 1], lams[i + 1]
+            h = lam_t - lam_s
             phi = alpha_t * (torch.exp(-h) - 1.0)
             if prev_x0 is None:
                 x_next = (s_t / s_s) * x - phi * x0
             else:
-                r0 = (lam_s - prev_lam) / h
+                r0 = (lam_s - lams[i - 1]) / h
                 d1 = (1.0 / r0) * (x0 - prev_x0)
                 x_next = (s_t / s_s) * x - phi * x0 - 0.5 * phi * d1
         t, t_prev = labels[i], labels[i + 1]
-        yield Step(i, len(grid), t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i))
-        x, prev_x0, prev_lam = x_next, x0, lam_s
+        yield Step(i, len(grid), t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i), delta)
+        x, prev_x0 = x_next, x0
 
 
 def sigma_grid(name: str | SamplerName, sched: Schedule, steps: int, spacing: str | Spacing) -> SigmaGrid:
@@ -239,13 +261,22 @@ def sigma_sampler(
     churn: float = 0.0,
     generator: torch.Generator | None = None,
     cancel: CancelToken | None = None,
+    start_noise: torch.Tensor | None = None,
 ) -> Iterator[Step]:
     """Dispatch to :func:`euler_sampler`, :func:`heun_sampler` or :func:`dpmpp_2m_sampler` by name."""
     kind = SamplerName.parse(name)
     if kind is SamplerName.HEUN:
         return heun_sampler(
-            model, sched, x_start, grid, guidance=guidance, churn=churn, generator=generator, cancel=cancel
+            model,
+            sched,
+            x_start,
+            grid,
+            guidance=guidance,
+            churn=churn,
+            generator=generator,
+            cancel=cancel,
+            start_noise=start_noise,
         )
     if kind is SamplerName.DPMPP_2M:
-        return dpmpp_2m_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel)
-    return euler_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel)
+        return dpmpp_2m_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel, start_noise=start_noise)
+    return euler_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel, start_noise=start_noise)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 from diffusion_studio.core.cancel import CancelToken
@@ -29,7 +30,7 @@ class SamplingPlan:
     sampler: str = SamplerName.DDPM.value  # a SamplerName: ddpm, ddim, euler, heun, dpmpp_2m
     steps: int | None = None  # None: every t for DDPM, 50 for DDIM, 25 for the others; fewer DDPM steps respace
     eta: float = 0.0  # DDIM only
-    spacing: str = Spacing.LEADING.value  # leading, trailing, linspace; karras (Euler, Heun, DPM-Solver++ only)
+    spacing: str | None = None  # leading, trailing, linspace, karras; None: the sampler's diffusers default
     variance: str = Variance.BETA_TILDE.value  # DDPM only: sigma_t^2 = beta_t or beta~_t
     clip_x0: bool = True  # DDPM and DDIM only (Euler, Heun and DPM-Solver++ never clip, as diffusers' defaults)
     seed: int = 0
@@ -42,6 +43,18 @@ class SamplingPlan:
     @property
     def sampler_name(self) -> SamplerName:
         return SamplerName.parse(self.sampler)
+
+    @property
+    def spacing_name(self) -> Spacing:
+        """The spacing in use: as chosen, else diffusers' default for the sampler's scheduler (``timestep_spacing``
+        is "leading" for DDPMScheduler and DDIMScheduler, "linspace" for the Euler, Heun and DPM-Solver schedulers)."""
+        if self.spacing is not None:
+            try:
+                return Spacing(self.spacing)
+            except ValueError:
+                names = ", ".join(m.value for m in Spacing)
+                raise OptionError(f"Unknown spacing '{self.spacing}'; choose one of {names}.") from None
+        return Spacing.LINSPACE if self.sampler_name.on_sigmas else Spacing.LEADING
 
     def checked(self, sched: Schedule) -> SamplingPlan:
         """Validate against a schedule; raise :class:`OptionError` with one sentence if something is off."""
@@ -61,7 +74,7 @@ class SamplingPlan:
             if not (0 <= lo <= hi < float("inf")):
                 raise OptionError(f"The guidance interval needs 0 <= LO <= HI, got {lo:g},{hi:g}.")
         Variance(self.variance)
-        Spacing(self.spacing)
+        self.spacing_name  # noqa: B018 - raises on an unknown spacing
         self.timesteps(sched)
         return self
 
@@ -73,7 +86,7 @@ class SamplingPlan:
 
     def grid(self, sched: Schedule) -> SigmaGrid:
         """The sigma grid of a Euler/Heun/DPM-Solver++ plan (cut at t0 for an SDEdit start)."""
-        grid = sigma_grid(self.sampler_name, sched, self._steps(sched), self.spacing)
+        grid = sigma_grid(self.sampler_name, sched, self._steps(sched), self.spacing_name)
         return grid if self.strength is None else grid.from_time(round(self.strength * (sched.T - 1)))
 
     def timesteps(self, sched: Schedule) -> list[int]:
@@ -84,15 +97,21 @@ class SamplingPlan:
         if self.sampler_name is SamplerName.DDPM and steps == sched.T:
             ts = list(range(sched.T - 1, -1, -1))
         else:
-            ts = ddim_timesteps(sched, steps, self.spacing)
+            ts = ddim_timesteps(sched, steps, self.spacing_name)
         if self.strength is not None:
             t0 = round(self.strength * (sched.T - 1))
             ts = [t for t in ts if t <= t0]
             if not ts:
-                raise OptionError(
-                    "The SDEdit strength is too low for this number of steps: no step would run."
-                )
+                raise OptionError("The SDEdit strength is too low for this number of steps: no step would run.")
         return ts
+
+    def log_snrs(self, sched: Schedule) -> list[float]:
+        """log SNR = log(abar / (1 - abar)) of each step's x_t: where the sampler places its steps on the
+        noise-level axis, comparable across samplers (for a sigma grid, -2 log sigma)."""
+        if self.sampler_name.on_sigmas:
+            sigmas = self.grid(sched).sigmas[:-1]
+            return [float(-2.0 * np.log(s)) for s in sigmas]
+        return [float(sched.log_snr[t]) for t in self.timesteps(sched)]
 
     def with_guidance_interval(self) -> Guidance:
         """The plan's guidance with its interval."""
@@ -142,9 +161,14 @@ def run_plan(
     if plan.strength is not None and init is None:
         raise OptionError("An SDEdit start (strength) needs an init image.")
     generator = torch.Generator("cpu").manual_seed(int(plan.seed))
-    x_start = start_sample(plan, sched, shape, generator, init, device)
     guidance = plan.with_guidance_interval()
     if plan.sampler_name.on_sigmas:
+        start_noise = None
+        if plan.strength is None or init is None:  # the same draw as start_sample's, kept for an exact VE start
+            start_noise = torch.randn((plan.batch, *shape), generator=generator, dtype=torch.float32).to(device)
+            x_start = start_noise * plan.grid(sched).start_scale
+        else:
+            x_start = start_sample(plan, sched, shape, generator, init, device)
         return sigma_sampler(
             plan.sampler_name,
             model,
@@ -155,12 +179,61 @@ def run_plan(
             churn=plan.churn,
             generator=generator,
             cancel=cancel,
+            start_noise=start_noise,
         )
+    x_start = start_sample(plan, sched, shape, generator, init, device)
     return reverse_process(
         model,
         sched,
         x_start,
         plan.timesteps(sched),
+        method=plan.sampler_name,
+        eta=plan.eta,
+        variance=plan.variance,
+        clip_x0=plan.clip_x0,
+        guidance=guidance,
+        generator=generator,
+        cancel=cancel,
+    )
+
+
+def plan_steps(
+    model,
+    sched: Schedule,
+    plan: SamplingPlan,
+    x_start: torch.Tensor,
+    timesteps: list[int] | None = None,
+    generator: torch.Generator | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Step]:
+    """The plan's sampler, any kind, from a given VP ``x_start`` (for runs that branch or resume mid-way).
+
+    ``timesteps``: a tail of ``plan.timesteps(sched)`` to run (default: all). On a sigma grid the tail starts at the
+    first step whose rounded time is ``timesteps[0]``; DPM-Solver++(2M) then restarts its history, so its first
+    step of a tail is first order (as at the start of any run).
+    """
+    plan.checked(sched)
+    guidance = plan.with_guidance_interval()
+    if plan.sampler_name.on_sigmas:
+        grid = plan.grid(sched)
+        if timesteps is not None:
+            grid = grid.from_time(timesteps[0] + 0.5)
+        return sigma_sampler(
+            plan.sampler_name,
+            model,
+            sched,
+            x_start,
+            grid,
+            guidance=guidance,
+            churn=plan.churn,
+            generator=generator,
+            cancel=cancel,
+        )
+    return reverse_process(
+        model,
+        sched,
+        x_start,
+        plan.timesteps(sched) if timesteps is None else list(timesteps),
         method=plan.sampler_name,
         eta=plan.eta,
         variance=plan.variance,

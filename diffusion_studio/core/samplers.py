@@ -18,7 +18,7 @@ from diffusion_studio.core.guidance import (
     classifier_log_prob_grad,
     ddim_classifier_eps,
     ddpm_classifier_shift,
-    guided_eps,
+    guided_eps_parts,
 )
 from diffusion_studio.core.parameterization import v_from_eps_x0
 from diffusion_studio.core.schedules import Schedule
@@ -54,6 +54,7 @@ class Step:
     calls: int = 1
     time: float | None = None  # None: the model time is t
     alpha_bar: float | None = None  # None: read the schedule at t
+    cfg_delta: torch.Tensor | None = None  # eps_cond - eps_uncond when classifier-free guidance was applied
 
     def abar(self, sched: Schedule) -> float:
         """The noise level of ``x_t``: ``alpha_bar`` when the sampler set it, else abar_t of the schedule."""
@@ -132,7 +133,7 @@ def reverse_process(
         if cancel is not None and cancel.cancelled:
             return
         t_batch = torch.full((batch,), t, dtype=torch.long, device=x.device)
-        eps = guided_eps(model, x, t_batch, sched, y, guidance.null_class, guidance.cfg_scale_at(t))
+        eps, delta = guided_eps_parts(model, x, t_batch, sched, y, guidance.null_class, guidance.cfg_scale_at(t))
         _check_finite(eps, t)
         grad = classifier_log_prob_grad(guidance.classifier, x, t_batch, y) if use_classifier else None
         if kind is SamplerName.DDIM:
@@ -149,7 +150,9 @@ def reverse_process(
             x_prev, x0 = ddpm_step(
                 sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift
             )
-        yield Step(i, len(timesteps), t, t_prev, x, x0, eps, x_prev, alpha_bar=float(sched.alpha_bars[t]))
+        yield Step(
+            i, len(timesteps), t, t_prev, x, x0, eps, x_prev, alpha_bar=float(sched.alpha_bars[t]), cfg_delta=delta
+        )
         x = x_prev
 
 

@@ -26,13 +26,14 @@ RHO = 7.0  # Karras et al. 2022, eq. 5 and sec. 3: rho = 7
 class SigmaGrid:
     """``sigmas``: n + 1 descending VE noise levels, the last 0. ``times``: the n model times (float or int).
 
-    ``start_scale`` turns a unit-variance start noise z into the VP start x = start_scale * z, so a run seeded
-    like diffusers' pipeline (latents = z * init_noise_sigma) starts from the same sample.
+    ``init_noise_sigma`` is diffusers' (float32) scale of a pure-noise start, latents = z * init_noise_sigma, in VE
+    scale; ``start_scale`` is the same start in VP scale, x = start_scale * z.
     """
 
     sigmas: np.ndarray
     times: np.ndarray
     start_scale: float = 1.0
+    init_noise_sigma: float = 1.0
 
     def __len__(self) -> int:
         return len(self.times)
@@ -51,7 +52,7 @@ class SigmaGrid:
         if len(keep) == 0:
             raise OptionError("The SDEdit strength is too low for this number of steps: no step would run.")
         first = int(keep[0])
-        return SigmaGrid(self.sigmas[first:], self.times[first:], 1.0)
+        return SigmaGrid(self.sigmas[first:], self.times[first:])
 
 
 def trained_sigmas(sched: Schedule) -> np.ndarray:
@@ -122,10 +123,11 @@ def euler_grid(
         ts = sigma_to_t(sigmas, np.log(table))
     times = ts.astype(np.float32)
     sigmas = np.append(sigmas, 0.0)
-    sigma_max = float(sigmas.max())
-    # diffusers' init_noise_sigma: sigma_max for linspace/trailing, sqrt(sigma_max^2 + 1) for leading
-    init = sigma_max if kind in (Spacing.LINSPACE, Spacing.TRAILING) else (sigma_max**2 + 1) ** 0.5
-    return SigmaGrid(sigmas, times, init / (1.0 + float(sigmas[0]) ** 2) ** 0.5)
+    # diffusers' init_noise_sigma, in float32 as it computes it: sigma_max for linspace/trailing, else
+    # sqrt(sigma_max^2 + 1)
+    sigma_max = torch.tensor(sigmas, dtype=torch.float32).max()
+    init = float(sigma_max if kind in (Spacing.LINSPACE, Spacing.TRAILING) else (sigma_max**2 + 1) ** 0.5)
+    return SigmaGrid(sigmas, times, init / (1.0 + float(sigmas[0]) ** 2) ** 0.5, init)
 
 
 def dpm_grid(sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSPACE, karras: bool = False) -> SigmaGrid:

@@ -14,6 +14,7 @@ GIF notes that shape the output:
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -174,6 +175,43 @@ def export_contact_sheet(
 
     Steps are ``CELL_GAP`` apart (three times the gap between one step's panes) and each sits in a thin grey
     frame, so one step's panes read as a group. ``titles`` name the panes; ``note`` goes under every label."""
+    sheet = contact_sheet_image(frames, labels, columns, scale, titles, note)
+    with atomic_target(path) as tmp:
+        sheet.save(tmp, format="PNG", optimize=False)
+    return Path(path)
+
+
+def gif_cost(triples: Sequence[tuple[Image.Image, Image.Image, Image.Image]]) -> tuple[int, float]:
+    """Encode sampled runs of three consecutive frames as :func:`export_gif` would (one shared palette,
+    ``optimize``, ``disposal=1``) and return (bytes of a GIF of the first two frames, mean bytes one more
+    frame adds).
+
+    A frame's cost depends on the frame before it (unchanged pixels are nearly free), and Pillow writes a lone
+    frame differently from a sequence, so the cost of a frame is measured as the growth from two frames to
+    three; a size estimate is then ``first_two + (frames - 2) * per_frame``.
+    """
+    palette = _global_palette([im for run in triples for im in run])
+
+    def size(images: Sequence[Image.Image]) -> int:
+        indexed = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
+        buffer = io.BytesIO()
+        indexed[0].save(buffer, format="GIF", save_all=True, append_images=indexed[1:], duration=50, disposal=1,
+                        optimize=True, palette=palette.getpalette(), loop=0)
+        return buffer.tell()
+
+    extra = [size(run) - size(run[:2]) for run in triples]
+    return size(triples[0][:2]), float(np.mean(extra))
+
+
+def contact_sheet_image(
+    frames: Sequence[Frame],
+    labels: Sequence[str] | None = None,
+    columns: int | None = None,
+    scale: int = 1,
+    titles: Sequence[str] | None = None,
+    note: str | None = None,
+) -> Image.Image:
+    """The contact sheet as a picture (see :func:`export_contact_sheet`)."""
     if columns is not None and columns < 1:
         raise OptionError(f"The contact sheet needs at least 1 column, not {columns}.")
     layout = make_layout(frames, labels, scale, titles, note)
@@ -189,9 +227,7 @@ def export_contact_sheet(
         x, y = CELL_GAP + col * (cell_w + CELL_GAP), CELL_GAP + row * (cell_h + CELL_GAP)
         sheet.paste(tile, (x, y))
         draw.rectangle((x - 2, y - 2, x + cell_w + 1, y + cell_h + 1), outline=CELL_FRAME)
-    with atomic_target(path) as tmp:
-        sheet.save(tmp, format="PNG", optimize=False)
-    return Path(path)
+    return sheet
 
 
 def _global_palette(samples: Sequence[Image.Image]) -> Image.Image:

@@ -17,6 +17,7 @@ from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.errors import ModelError, OptionError
 from diffusion_studio.models.base import ModelInfo, NoisePredictor
 from diffusion_studio.models.diffusers_config import (
+    WEIGHTS,
     check_unet_config,
     find_layout,
     read_json,
@@ -27,6 +28,7 @@ from diffusion_studio.models.trained import training_timesteps
 ARCHITECTURE = "diffusers-UNet2DModel"
 INSTALL_HINT = 'pip install "diffusion-studio[diffusers]"'
 MAX_PARAMETERS = 2_000_000_000
+FP16_WEIGHTS = "diffusion_pytorch_model.fp16.safetensors"
 
 
 def import_diffusers() -> Any:
@@ -76,12 +78,16 @@ class DiffusersModel(NoisePredictor):
 
     def _labels(self, y: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor | None:
         n = self.info.num_classes
-        if n == 0:
+        embeds = self.net.config.get("num_class_embeds") or 0
+        if embeds == 0:
             return None  # an unconditional model ignores labels
+        null = n if embeds == n + 1 else None  # trained here: the last embedding is the null class
         if y is None:
+            if null is not None:
+                return torch.full((batch,), null, dtype=torch.long, device=device)
             raise OptionError(f"The '{self.info.name}' model is class-conditional: choose a class 0..{n - 1}.")
         y = torch.as_tensor(y, device=device).long().reshape(-1).expand(batch)
-        if int(y.min()) < 0 or int(y.max()) >= n:
+        if int(y.min()) < 0 or int(y.max()) >= (n if null is None else n + 1):
             raise OptionError(
                 f"The '{self.info.name}' model has classes 0..{n - 1} and no 'no class' label, "
                 "so classifier-free guidance cannot apply to it."
@@ -96,7 +102,14 @@ def load_diffusers_folder(folder: str | Path, name: str | None = None, origin: s
     unet_config = read_json(layout.unet_config)
     facts = check_unet_config(unet_config, layout.unet_config)
     schedule, defaults = schedule_and_defaults(read_json(layout.scheduler_config), layout.scheduler_config)
-    if not layout.weights.is_file():
+    weights = layout.weights
+    if not weights.is_file() and layout.weights.with_name(FP16_WEIGHTS).is_file():
+        weights = layout.weights.with_name(FP16_WEIGHTS)  # the fp16 variant alone: read, then used as float32
+    if not weights.is_file():
+        if layout.weights.with_name(WEIGHTS + ".index.json").is_file():
+            raise ModelError(
+                f"{folder} has sharded weights, which the studio does not open (a UNet2DModel fits one file)."
+            )
         if layout.pickled.is_file():
             raise ModelError(
                 f"{folder} has only pickled weights ({layout.pickled.name}), which the studio never loads; "
@@ -104,7 +117,7 @@ def load_diffusers_folder(folder: str | Path, name: str | None = None, origin: s
             )
         raise ModelError(f"The diffusers folder {folder} has no weights file {layout.weights.name}.")
     net = _build_unet(unet_config, layout.unet_config)
-    _load_weights(net, layout.weights)
+    _load_weights(net, weights)
     info = ModelInfo(
         name=name or folder.name,
         image_size=facts.image_size,
@@ -119,7 +132,7 @@ def load_diffusers_folder(folder: str | Path, name: str | None = None, origin: s
             "config": {k: v for k, v in unet_config.items() if not k.startswith("_")},
             "sampler_defaults": asdict(defaults),
             "layout": layout.kind,
-            "weights_bytes": layout.weights.stat().st_size,
+            "weights_bytes": weights.stat().st_size,
         },
     )
     return DiffusersModel(net, info)
@@ -169,3 +182,51 @@ def _load_weights(net: torch.nn.Module, path: Path) -> None:
 
 def _first_line(err: BaseException) -> str:
     return (str(err).splitlines() or [type(err).__name__])[0][:200]
+
+
+def is_studio_unet2d(folder: Path) -> bool:
+    """A studio model folder whose model.json holds a diffusers UNet2DModel (``train --arch unet2d``)."""
+    import json
+
+    try:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("architecture") == ARCHITECTURE
+
+
+def load_studio_unet2d(folder: str | Path, origin: str | None = None) -> DiffusersModel:
+    """Open a studio model folder of a diffusers UNet2DModel (model.json + model.safetensors)."""
+    from diffusion_studio.core.schedules import schedule_from_spec
+    from diffusion_studio.models.weights import MODEL_STEM, read_meta
+
+    folder = Path(folder)
+    path = folder / f"{MODEL_STEM}.json"
+    meta = read_meta(folder, MODEL_STEM, ARCHITECTURE)
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise ModelError(f'{path} has no usable "config" of its UNet2DModel.')
+    facts = check_unet_config(config, path)
+    names = meta.get("class_names", [])
+    if not isinstance(names, list) or (names and facts.num_classes != len(names) + 1):
+        raise ModelError(f'{path} has "class_names" that do not fit num_class_embeds (classes + the null class).')
+    try:
+        schedule = schedule_from_spec(meta["schedule"])
+    except (OptionError, KeyError, TypeError, ValueError) as err:
+        raise ModelError(f'{path} has an unusable "schedule" ({err}).') from None
+    net = _build_unet(config, path)
+    _load_weights(net, folder / f"{MODEL_STEM}.safetensors")
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    info = ModelInfo(
+        name=str(meta.get("name") or folder.name),
+        image_size=facts.image_size,
+        channels=facts.channels,
+        prediction=str(meta.get("prediction", "epsilon")),
+        class_names=tuple(str(c) for c in names),
+        schedule=schedule.spec(),
+        origin=origin or f"{folder} (diffusers UNet2DModel trained here)",
+        licence=str(training.get("licence", "")),
+        parameters=sum(p.numel() for p in net.parameters()),
+        extra={"architecture": ARCHITECTURE, "config": config, "training": training, "layout": "studio"},
+    )
+    return DiffusersModel(net, info)

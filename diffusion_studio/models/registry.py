@@ -82,6 +82,10 @@ def _open_diffusers(name: str, candidate: Path) -> NoisePredictor | None:
         return load_diffusers_folder(snapshot, name=name, origin=origin)
     if candidate.is_dir() and diffusers_config.is_diffusers_folder(candidate):
         return load_diffusers_folder(candidate)
+    from diffusion_studio.models.diffusers_folder import is_studio_unet2d, load_studio_unet2d
+
+    if candidate.is_dir() and is_studio_unet2d(candidate):  # train --arch unet2d
+        return load_studio_unet2d(candidate)
     return None
 
 

@@ -46,8 +46,8 @@ class StepArena:
     holds them (the block is freed with its last view).
     """
 
-    def __init__(self, slots: int, reuse: StepArena | None = None) -> None:
-        self.slots = slots
+    def __init__(self, slots: int, reuse: StepArena | None = None, dtype: torch.dtype | None = None) -> None:
+        self.slots, self.dtype = slots, dtype
         self.used = 0
         self._block: torch.Tensor | None = None
         self._spare = reuse.release() if reuse is not None else None
@@ -63,11 +63,15 @@ class StepArena:
         if panes is None or self.used >= self.slots:
             return frame
         if self._block is None:
-            self._block = self._allocate((self.slots, 3, *panes[0].shape), panes[0].dtype)
+            self._block = self._allocate((self.slots, 3, *panes[0].shape), self.dtype or panes[0].dtype)
         if any(p.shape != self._block.shape[2:] or p.device.type != "cpu" for p in panes):
             return frame
         slot = self._block[self.used]
-        torch.stack(panes, out=slot)  # one call for the three copies
+        if slot.dtype == panes[0].dtype:
+            torch.stack(panes, out=slot)  # one call for the three copies
+        else:
+            for j in range(3):
+                slot[j].copy_(panes[j])
         self.used += 1
         x_t, x0, eps = slot.unbind(0)
         x0 = x_t if panes[1] is panes[0] else x0  # the finished image: one picture for both panes

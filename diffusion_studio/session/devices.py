@@ -1,7 +1,4 @@
-"""The one place that turns a device choice ("auto", "cpu", "cuda") into a torch device.
-
-(How a device is named on screen is :func:`diffusion_studio.session.frames.describe_device`.)
-"""
+"""The one place that turns a device choice ("auto", "cpu", "cuda") into a torch device."""
 
 from __future__ import annotations
 
@@ -22,3 +19,12 @@ def choose_device(name: str = "auto") -> torch.device:
         raise OptionError("CUDA was asked for, but this machine has no usable CUDA GPU; use --device cpu.")
     return torch.device(name)
 
+
+def describe_device(device: torch.device) -> str:
+    """A short name for the status line: "CPU", or "CUDA (the GPU's name)"."""
+    if device.type == "cuda":
+        try:
+            return f"CUDA ({torch.cuda.get_device_name(device)})"
+        except (RuntimeError, AssertionError):
+            return "CUDA"
+    return device.type.upper()

@@ -5,7 +5,9 @@ tensors. When a run starts its store knows how many frames will come and how big
 within what its :class:`MemoryBudget` has left:
 
 1. *tensors*: keep each step's float tensors, copied into one block asked for up front (:mod:`.arena`; no
-   conversion while sampling: pictures are made when painted or exported), when all of them fit;
+   conversion while sampling: pictures are made when painted or exported), when all of them fit as float32, or
+   else as float16 (finer than the uint8 pictures shown: a picture may differ by one level where a value sits on a
+   rounding boundary);
 2. *pictures*: compact each frame to uint8 as it arrives (in the thread that adds it), when those fit;
 3. *a subset*: keep an evenly spaced subset of pictures, always with the first step and the finished image, and
    say so in a sentence (:meth:`FrameStore.note`; :meth:`MemoryBudget.notes` collects them for every store).
@@ -20,7 +22,9 @@ import bisect
 import itertools
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
+
+import torch
 
 from diffusion_studio.io.gif import select_indices
 from diffusion_studio.session.arena import StepArena
@@ -40,10 +44,10 @@ class MemoryBudget:
     def __init__(self, total_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.total_bytes = int(total_bytes)
         self._lock = threading.Lock()
-        self._reserved: dict[int, int] = {}
-        self._stores: weakref.WeakValueDictionary[int, FrameStore] = weakref.WeakValueDictionary()
+        self._reserved: dict[Hashable, int] = {}
+        self._stores: weakref.WeakValueDictionary[Hashable, FrameStore] = weakref.WeakValueDictionary()
 
-    def available(self, key: int | None = None) -> int:
+    def available(self, key: Hashable | None = None) -> int:
         """Bytes not reserved by others (the reservation held under ``key`` counts as available to it)."""
         with self._lock:
             others = sum(n for k, n in self._reserved.items() if k != key)
@@ -54,7 +58,7 @@ class MemoryBudget:
         with self._lock:
             return sum(self._reserved.values())
 
-    def reserve(self, key: int, nbytes: int) -> None:
+    def reserve(self, key: Hashable, nbytes: int) -> None:
         """Hold ``nbytes`` under ``key`` (replacing what it held); raises ValueError beyond what is available."""
         with self._lock:
             others = sum(n for k, n in self._reserved.items() if k != key)
@@ -62,16 +66,17 @@ class MemoryBudget:
                 raise ValueError(f"{nbytes} bytes asked for, {self.total_bytes - others} available")
             self._reserved[key] = nbytes
 
-    def release(self, key: int) -> None:
+    def release(self, key: Hashable) -> None:
         with self._lock:
             self._reserved.pop(key, None)
 
-    def _register(self, key: int, store: FrameStore) -> None:
+    def _register(self, key: Hashable, store: FrameStore) -> None:
         self._stores[key] = store
 
     def notes(self) -> list[str]:
         """One sentence per store that keeps fewer frames than its run makes (empty when nothing was dropped)."""
-        return [n for _, store in sorted(self._stores.items()) if (n := store.note())]
+        stores = sorted(self._stores.values(), key=lambda store: store._order)
+        return [n for store in stores if (n := store.note())]
 
 
 _keys = itertools.count()
@@ -83,7 +88,8 @@ class FrameStore:
     def __init__(self, budget: MemoryBudget | int | None = None, label: str = "") -> None:
         self.budget = budget if isinstance(budget, MemoryBudget) else MemoryBudget(budget or DEFAULT_BUDGET_BYTES)
         self.label = label
-        self._key = next(_keys)
+        self._order = next(_keys)
+        self._key = ("frame store", self._order)  # never equal to another holder's key (e.g. an id())
         self.budget._register(self._key, self)
         weakref.finalize(self, self.budget.release, self._key)
         self._lock = threading.Lock()
@@ -115,10 +121,12 @@ class FrameStore:
             per_frame = max(bytes_per_frame, 1)
             self._frames, self._ts, self._neg_ts, self._ts_view = [], [], [], []
             self._latest, self.received, self.expected = None, 0, expected_frames
-            self._arena = StepArena(expected_frames, reuse=self._arena)  # the last run's block, if unshared now
-            if raw_bytes_per_frame and expected_frames * raw_bytes_per_frame <= room:
+            raw = expected_frames * raw_bytes_per_frame
+            half = torch.float16 if raw_bytes_per_frame and raw > room >= raw // 2 else None
+            self._arena = StepArena(expected_frames, reuse=self._arena, dtype=half)  # the last block, if free now
+            if raw_bytes_per_frame and raw // (2 if half else 1) <= room:
                 self.mode, self.capacity, self._keep = TENSORS, expected_frames, None
-                want = expected_frames * raw_bytes_per_frame
+                want = raw // (2 if half else 1)
             elif expected_frames * per_frame <= room:
                 self.mode, self.capacity, self._keep = PICTURES, expected_frames, None
                 want = expected_frames * per_frame
@@ -134,7 +142,7 @@ class FrameStore:
         with self._lock:
             self._frames, self._ts, self._neg_ts, self._ts_view = [], [], [], []
             self._latest, self.received = None, 0
-            self._arena = StepArena(self.expected)  # frames still on screen keep the old block alive
+            self._arena = StepArena(self.expected, dtype=self._arena.dtype)  # frames on screen keep the old block
 
     def clear(self) -> None:
         """Forget every frame and give the reservation back."""

@@ -22,9 +22,12 @@ from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.core.plan import run_plan
 from diffusion_studio.errors import ModelError
 from diffusion_studio.io.frames import EPS_RANGE, PANELS, tile, to_uint8_batch
-from diffusion_studio.runs import PreparedRun
+from diffusion_studio.session.devices import describe_device
+from diffusion_studio.session.request import PreparedRun
 
 FINAL_T = -1  # timeline position of the finished image (abar_{-1} = 1: the clean end of the process)
+__all__ = ["FINAL_T", "Notice", "StepFrames", "count_frames", "describe_device", "frame_bytes", "raw_frame_bytes",
+           "stream_frames", "to_uint8_image"]
 PANE_RANGES = ((-1.0, 1.0), (-1.0, 1.0), (-EPS_RANGE, EPS_RANGE))  # x_t, x0, eps: the values 0 and 255 stand for
 Pane = torch.Tensor | np.ndarray
 
@@ -150,15 +153,6 @@ def raw_frame_bytes(shape: tuple[int, int, int], batch: int = 1, element_size: i
 def count_frames(prepared: PreparedRun) -> int:
     """How many frames a run streams: one per step plus the finished image."""
     return len(prepared.plan.timesteps(prepared.schedule)) + 1
-
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        try:
-            return f"CUDA ({torch.cuda.get_device_name(device)})"
-        except (RuntimeError, AssertionError):
-            return "CUDA"
-    return device.type.upper()
 
 
 def stream_frames(prepared: PreparedRun, cancel: CancelToken | None = None) -> Iterator[StepFrames | Notice]:

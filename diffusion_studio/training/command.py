@@ -34,6 +34,7 @@ from diffusion_studio.models.weights import MODEL_STEM, model_meta, read_meta, s
 from diffusion_studio.threads import MAX_THREADS
 from diffusion_studio.training.checkpoint import latest_state
 from diffusion_studio.training.data import Dataset, load_dataset
+from diffusion_studio.training.distributed import is_main_process
 from diffusion_studio.training.loop import TrainConfig, train
 from diffusion_studio.training.notice import DataNotice, data_notice, notice_text
 from diffusion_studio.training.objectives import classifier_loss, eps_loss
@@ -111,7 +112,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dropout inside the residual blocks (default 0)",
     )
     a("--flip", action="store_true", help="random horizontal flips (not for digits or text)")
-    a("--arch", choices=sorted(ARCHS), default="small", help="network size (default small)")
+    a(
+        "--arch",
+        choices=[*sorted(ARCHS), "unet2d"],
+        default="small",
+        help="network size, or unet2d: a diffusers UNet2DModel (default small)",
+    )
     a("--width", type=A.whole(4, MAX_WIDTH), help="base channel count, overriding the --arch preset")
     a("--schedule", choices=SCHEDULE_NAMES, default="linear", help="noise schedule (default linear)")
     a("--T", type=A.whole(MIN_T, MAX_T), default=1000, help="number of diffusion steps (default 1000)")
@@ -201,9 +207,18 @@ def _check_fits(args: argparse.Namespace) -> None:
     """Refuse, before loading anything, a run that cannot fit in memory (see training/budget.py)."""
     from diffusion_studio.training.budget import check_training_fits
 
+    channels = args.channels or 3
+    if args.arch == "unet2d" and args.classifier:
+        raise OptionError("--arch unet2d trains a diffusers denoiser, not a classifier; choose another --arch.")
+    if args.arch == "unet2d":  # a diffusers UNet2DModel (training/unet2d.py)
+        from diffusion_studio.training.unet2d import UNet2DNet, unet2d_config
+
+        width = args.width or 32
+        config = unet2d_config(args.size or 32, channels, 0, width)  # the side does not change the parameters
+        check_training_fits(args.data, args.size, args.channels, args.batch, width, lambda: UNet2DNet(config))
+        return
     presets = CLASSIFIER_ARCHS if args.classifier else ARCHS
     arch = {**presets[args.arch], **({"base_channels": args.width} if args.width else {})}
-    channels = args.channels or 3
     if args.classifier:
         def build():
             return NoisyClassifier(ClassifierConfig(in_channels=channels, num_classes=2, **arch), ("a", "b"), None)
@@ -270,6 +285,10 @@ def _training_block(
 
 
 def _train_unet(args, data: Dataset, out: Path, cfg: TrainConfig, device, notice: DataNotice) -> int:
+    if args.arch == "unet2d":  # a diffusers UNet2DModel, same loop (training/unet2d.py)
+        from diffusion_studio.training.unet2d import train_unet2d
+
+        return train_unet2d(args, data, out, cfg, device, notice)
     schedule = make_schedule(args.schedule, args.T)
     arch = dict(ARCHS[args.arch])
     if args.width:
@@ -293,7 +312,7 @@ def _train_unet(args, data: Dataset, out: Path, cfg: TrainConfig, device, notice
     null = config.num_classes
     result = train(
         net,
-        lambda n, x0, y, g: eps_loss(n, schedule, x0, y, g, args.label_dropout, null),
+        lambda n, x0, y, g, keep=None: eps_loss(n, schedule, x0, y, g, args.label_dropout, null, keep=keep),
         data,
         cfg,
         out / "checkpoints" / "unet",
@@ -302,6 +321,8 @@ def _train_unet(args, data: Dataset, out: Path, cfg: TrainConfig, device, notice
         args.resume,
         sheet,
     )
+    if not is_main_process():  # under torchrun, rank 0 alone writes the model folder
+        return 0
     training = _training_block(args, cfg, device, notice, result.step)
     meta = model_meta(
         config,
@@ -344,7 +365,7 @@ def _train_classifier(args, data: Dataset, out: Path, cfg: TrainConfig, device, 
     )
     result = train(
         clf,
-        lambda n, x0, y, g: classifier_loss(n, schedule, x0, y, g),
+        lambda n, x0, y, g, keep=None: classifier_loss(n, schedule, x0, y, g, keep=keep),
         data,
         cfg,
         out / "checkpoints" / "classifier",
@@ -352,6 +373,8 @@ def _train_classifier(args, data: Dataset, out: Path, cfg: TrainConfig, device, 
         _settings(args, data, config.to_dict()),
         args.resume,
     )
+    if not is_main_process():
+        return 0
     training = _training_block(args, cfg, device, notice, result.step)
     save_classifier(out, result.ema.model, classifier_meta(clf, image_size=data.size, training=training))
     if not (out / "NOTICE.txt").is_file():

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from diffusion_studio.errors import ModelError, OptionError
+from diffusion_studio.training import distributed
 from diffusion_studio.training.checkpoint import RngState, load_checkpoint, save_checkpoint
 from diffusion_studio.training.data import Dataset
 from diffusion_studio.training.ema import EMA
@@ -79,9 +80,35 @@ def train(
     resume: bool = False,
     on_sample: Callable[[EMA, int], None] | None = None,
 ) -> TrainResult:
-    """Train ``net`` in place for ``cfg.steps`` steps in total; ``settings`` must match on resume."""
+    """Train ``net`` in place for ``cfg.steps`` steps in total; ``settings`` must match on resume.
+
+    Under torchrun every process runs this with the same arguments (see :mod:`.distributed`): each trains on its
+    share of every batch, and only rank 0 writes checkpoints and sample sheets.
+    """
     if cfg.steps < 1 or cfg.batch < 1:
         raise OptionError("The number of steps and the batch size must be at least 1.")
+    dist, device = distributed.setup(device)
+    try:
+        return _train(net, loss_fn, data, cfg, checkpoint_dir, device, settings, resume, on_sample, dist)
+    finally:
+        distributed.teardown(dist)
+
+
+def _train(
+    net: nn.Module,
+    loss_fn: LossFn,
+    data: Dataset,
+    cfg: TrainConfig,
+    checkpoint_dir: Path,
+    device: torch.device,
+    settings: dict,
+    resume: bool,
+    on_sample: Callable[[EMA, int], None] | None,
+    dist: distributed.Dist,
+) -> TrainResult:
+    keep = dist.share(cfg.batch) if dist.world > 1 else None
+    if not dist.main:
+        on_sample = None
     torch.manual_seed(cfg.seed)
     net.to(device).train()
     channels_last = torch.channels_last if device.type == "cuda" else torch.contiguous_format
@@ -101,9 +128,10 @@ def train(
         ckpt = load_checkpoint(checkpoint_dir, net, ema, optimizer, rng)
         _check_same(settings, ckpt.settings, checkpoint_dir)
         start, losses = ckpt.step, ckpt.losses
+    model = distributed.wrap(net, dist, device)  # DDP averages the gradients of the processes' shares
 
     pending: list[torch.Tensor] = []
-    progress = _Progress(start, cfg.steps, cfg.batch, cfg.log_every)
+    progress = _Progress(start, cfg.steps, cfg.batch, cfg.log_every, quiet=not dist.main)
     for step in range(start, cfg.steps):
         idx = torch.randint(0, len(images), (cfg.batch,), generator=gen, device=device)
         x0 = images[idx].float() / 127.5 - 1.0
@@ -113,7 +141,7 @@ def train(
         x0 = x0.contiguous(memory_format=channels_last)
         y = None if labels is None else labels[idx]
         with torch.autocast("cuda", torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda"):
-            loss = loss_fn(net, x0, y, gen)
+            loss = loss_fn(model, x0, y, gen) if keep is None else loss_fn(model, x0, y, gen, keep=keep)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
@@ -124,26 +152,29 @@ def train(
         pending.append(loss.detach())
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps or done % cfg.checkpoint_every == 0:
-            losses.extend(_drain(pending, done))
+            losses.extend(_drain(pending, done, dist))
             progress.update(done, losses[-1])
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+        if dist.main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             save_checkpoint(checkpoint_dir, done, net, ema, optimizer, rng, losses, settings)
         if on_sample is not None and (
             done == cfg.steps or (cfg.sample_every and done % cfg.sample_every == 0)
         ):
             on_sample(ema, done)
     progress.close()
-    losses.extend(_drain(pending, cfg.steps))
+    losses.extend(_drain(pending, cfg.steps, dist))
     if start >= cfg.steps and on_sample is not None:  # resumed with nothing left to train: still write the sheet
         on_sample(ema, start)
     return TrainResult(max(start, cfg.steps), losses, net, ema)
 
 
-def _drain(pending: list[torch.Tensor], step: int) -> list[float]:
-    """The losses of the steps since the last drain, as floats (one device sync); NaN/Inf stops training."""
+def _drain(pending: list[torch.Tensor], step: int, dist: distributed.Dist | None = None) -> list[float]:
+    """The losses of the steps since the last drain, as floats (one device sync); NaN/Inf stops training.
+
+    In a group, each is the mean over the processes: the loss of the whole global batch."""
     if not pending:
         return []
-    values = torch.stack(pending).float().cpu().tolist()
+    stacked = torch.stack(pending).float()
+    values = (stacked if dist is None else distributed.mean_over_processes(stacked, dist)).cpu().tolist()
     pending.clear()
     if not all(v == v and abs(v) != float("inf") for v in values):
         raise ModelError(
@@ -172,8 +203,9 @@ def _without_free_settings(settings: dict) -> dict:
 class _Progress:
     """A tqdm bar (loss, images/s) on a terminal; plain lines every ``log_every`` steps in a log file."""
 
-    def __init__(self, start: int, total: int, batch: int, log_every: int) -> None:
-        self.tty = sys.stderr.isatty()
+    def __init__(self, start: int, total: int, batch: int, log_every: int, quiet: bool = False) -> None:
+        self.quiet = quiet  # the other processes of a group stay silent; rank 0 reports
+        self.tty = sys.stderr.isatty() and not quiet
         self.batch, self.total = batch, total
         self.bar = tqdm(
             total=total, initial=start, file=sys.stderr, unit="step", dynamic_ncols=True, disable=not self.tty
@@ -185,7 +217,9 @@ class _Progress:
         now = time.perf_counter()
         rate = (step - self.last_step) * self.batch / max(now - self.last_time, 1e-9)
         self.smooth = loss if self.smooth is None else 0.9 * self.smooth + 0.1 * loss
-        if self.tty:
+        if self.quiet:
+            pass
+        elif self.tty:
             self.bar.update(step - self.last_step)
             self.bar.set_postfix(loss=f"{self.smooth:.4f}", img_s=f"{rate:.0f}")
         else:

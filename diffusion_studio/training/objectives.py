@@ -38,6 +38,7 @@ def eps_loss(
     gen: torch.Generator,
     label_dropout: float = 0.1,
     null_class: int = 0,
+    keep: slice | None = None,
 ) -> torch.Tensor:
     """DDPM Algorithm 1: || eps - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t, y) ||^2.
 
@@ -48,14 +49,23 @@ def eps_loss(
     if y is not None:
         drop = torch.rand(y.shape, generator=gen, device=y.device) < label_dropout
         y = torch.where(drop, torch.full_like(y, null_class), y)
+    if keep is not None:  # data-parallel: every draw was made for the whole batch; this process takes its share
+        t, eps, x_t, y = t[keep], eps[keep], x_t[keep], None if y is None else y[keep]
     return F.mse_loss(net(x_t, t, y).float(), eps)
 
 
 def classifier_loss(
-    net: nn.Module, schedule: Schedule, x0: torch.Tensor, y: torch.Tensor | None, gen: torch.Generator
+    net: nn.Module,
+    schedule: Schedule,
+    x0: torch.Tensor,
+    y: torch.Tensor | None,
+    gen: torch.Generator,
+    keep: slice | None = None,
 ) -> torch.Tensor:
     """Cross-entropy of p_phi(y | x_t, t) on noisy images at uniform t (Dhariwal & Nichol 2021, sec. 4)."""
     if y is None:
         raise ValueError("a classifier needs labels")
     t, _, x_t = _noisy(schedule, x0, gen)
+    if keep is not None:
+        t, x_t, y = t[keep], x_t[keep], y[keep]
     return F.cross_entropy(net(x_t, t).float(), y)

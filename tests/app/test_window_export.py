@@ -20,6 +20,7 @@ def test_export_a_run_as_gif_through_the_dialog(make_window, qtbot, tmp_path, mo
     def accept(dialog: ExportDialog) -> int:
         dialog.count.setValue(12)
         dialog.fps.setValue(10)
+        dialog.update_estimate_now()  # the dialog itself waits for typing to pause
         chosen["estimate"] = dialog.estimate_label.text()
         return QDialog.DialogCode.Accepted
 
@@ -28,7 +29,7 @@ def test_export_a_run_as_gif_through_the_dialog(make_window, qtbot, tmp_path, mo
         w.menu_actions.export_gif.trigger()
     assert ended.args == ["finished", ""]
     assert chosen["estimate"].startswith("12 frames")
-    path = tmp_path / f"{w.image_name.rsplit('.', 1)[0]}-reverse.gif"
+    path = tmp_path / "ideal-ddpm50-seed0.gif"  # named after the run
     with Image.open(path) as gif:
         assert gif.format == "GIF" and 2 <= gif.n_frames <= 12
         panes_width = 3 * w.forward.image.shape[1] * 8  # scale 8 (256 // 32), three panes

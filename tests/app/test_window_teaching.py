@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import QPointF, Qt, QUrl
 
+from diffusion_studio.app.guidance_size import guidance_size
 from diffusion_studio.app.help_texts import FIRST_LAUNCH, TERMS, start_note
 from diffusion_studio.app.maths_panel import link_terms
+from diffusion_studio.core.plan import SamplingPlan
+from diffusion_studio.core.samplers import Guidance
+from diffusion_studio.core.schedules import make_schedule
 from diffusion_studio.models import describe_models
+from diffusion_studio.models.base import ModelInfo, NoisePredictor
+from diffusion_studio.runs import PreparedRun
 
 
 @pytest.fixture
@@ -168,7 +175,7 @@ def test_the_readout_follows_the_playhead_and_shows_raw_values(make_window, qtbo
     assert "ε = " + " ".join(f"{v:+.2f}" for v in f.eps[4, 6]) in text
 
 
-def test_the_readout_follows_the_view_and_marks_clipped_picture_values(make_window, qtbot):
+def test_the_readout_follows_the_view_with_raw_run_values(make_window, qtbot):
     w = make_window()
     with qtbot.waitSignal(w.runEnded, timeout=20000):
         w.start_run()
@@ -176,8 +183,61 @@ def test_the_readout_follows_the_view_and_marks_clipped_picture_values(make_wind
     first = w.session.store.frames[0]
     w.player.timeline.set_t(first.t, emit=True)
     text = w.canvas.readout.text()
-    code = first.x_t[2, 3, 0]
-    shown = "≤-1.00" if code == 0 else "≥+1.00" if code == 255 else f"{code / 127.5 - 1:+.2f}"
+    raw = first.tensor(0)
+    if raw is not None:  # the store keeps the run's tensors: the value as the sampler made it, unclipped
+        shown = f"{float(raw[0, 0, 2, 3]):+.2f}"
+        assert (raw.abs() > 1).any()  # x_T has values beyond ±1: a picture would clip them
+    else:  # pictures only: a value at the end of the display range is shown as a bound
+        code = first.x_t[2, 3, 0]
+        shown = "≤-1.00" if code == 0 else "≥+1.00" if code == 255 else f"{code / 127.5 - 1:+.2f}"
     assert text.startswith("pixel (3, 2)") and f"xₜ = {shown}" in text
     w.set_view("forward")
     assert w.canvas.readout.text() == w.canvas.describe_pixel(2, 3)
+
+
+def test_the_readout_marks_values_at_the_display_bounds_when_only_pictures_are_known(make_window):
+    w = make_window()
+    canvas = w.canvas
+    canvas.set_raw(None)
+    canvas.set_images([np.array([[[0], [255], [128]]], np.uint8)] * 3)
+    text = canvas.describe_pixel(0, 0) + " | " + canvas.describe_pixel(0, 1) + " | " + canvas.describe_pixel(0, 2)
+    assert "xₜ = ≤-1.00" in text and "xₜ = ≥+1.00" in text and "xₜ = +0.00" in text
+
+
+class _Conditional(NoisePredictor):
+    """eps = 0.1 x_t + 0.01 y: the class shifts the prediction by a known amount."""
+
+    def __init__(self) -> None:
+        self.info = ModelInfo(name="cond", image_size=None, channels=None, prediction="epsilon")
+
+    def forward(self, x_t, t, schedule, y=None):
+        shift = 0.0 if y is None else 0.01 * y.float().view(-1, 1, 1, 1)
+        return 0.1 * x_t + shift
+
+
+def test_guidance_size_recomputes_the_terms_of_a_step():
+    schedule = make_schedule("linear", 50)
+    plan = SamplingPlan(sampler="ddim", guidance=Guidance(label=3, null_class=10, cfg_scale=2.5))
+    prepared = PreparedRun(_Conditional(), schedule, (1, 4, 4), None, None, plan, torch.device("cpu"))
+    x_t = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    size = guidance_size(prepared, x_t, 30, 29)
+    assert abs(size.difference - 0.07) < 1e-6 and abs(size.cfg_term - 2.5 * 0.07) < 1e-6
+    expected_eps = 0.1 * x_t + 0.01 * 10 + 2.5 * (0.01 * 3 - 0.01 * 10)
+    assert abs(size.eps - float(expected_eps.pow(2).mean().sqrt())) < 1e-6 and size.classifier_term is None
+    unguided = PreparedRun(_Conditional(), schedule, (1, 4, 4), None, None, SamplingPlan(), torch.device("cpu"))
+    assert guidance_size(unguided, x_t, 30, 29) is None
+
+
+@pytest.mark.slow
+def test_maths_shows_the_size_of_the_guidance_at_the_step_on_screen(first_window, qtbot):
+    w = first_window()  # digits, class 7, guidance 3, DDIM 50
+    with qtbot.waitSignal(w.runEnded, timeout=120000):
+        w.start_run()
+    frame = w.session.store.frames[20]
+    w.player.timeline.set_t(frame.t, emit=True)
+    qtbot.waitUntil(lambda: w.maths.state is not None and w.maths.state.t == frame.t, timeout=5000)
+    sizes = w.maths.state.sizes
+    assert sizes is not None and sizes.cfg_term > 0 and abs(sizes.cfg_term - 3 * sizes.difference) < 1e-9
+    direct = guidance_size(w._probe.prepared, frame.tensor(0), frame.t, frame.t_prev)
+    assert abs(direct.cfg_term - sizes.cfg_term) < 1e-6
+    assert "at this step" in w.maths.text() and f"<b>{sizes.cfg_term:.4g}</b>" in w.maths.text()

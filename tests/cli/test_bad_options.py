@@ -35,6 +35,8 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
         "--scale": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "100000"],
         "--hold": [*NON_NUMBERS, *NOT_FINITE, "-5", "1000000000"],
         "--threads": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "1000000"],
+        "--churn": [*NON_NUMBERS, *NOT_FINITE, "-1", "1e308"],
+        "--guidance-interval": ["abc", "", "5", "1,x", "700,200", "nan,1", "-1,5", "1,2,3"],
         "--sampler": ["foo", ""],
         "--spacing": ["foo"],
         "--variance": ["foo"],

@@ -39,7 +39,7 @@ def test_top_level_help_mentions_opening_an_image(capsys) -> None:
 )
 def test_sample_help_shows_every_default(capsys, option: str, default: str) -> None:
     text = _help(capsys, "sample")
-    entry = re.search(re.escape(option) + r" [A-Z_{},a-z]+ (.*?)(?= --[a-z]|$)", text.split("options:", 1)[1])
+    entry = re.search(re.escape(option) + r" [A-Z_{},a-z0-9]+ (.*?)(?= --[a-z]|$)", text.split("options:", 1)[1])
     assert entry is not None and f"default: {default}" in entry.group(1).replace("(default ", "(default: "), entry
 
 

@@ -144,3 +144,36 @@ def test_start_scale_is_init_noise_sigma_in_vp_scale() -> None:
         s0 = float(grid.sigmas[0])
         assert grid.start_scale * (1 + s0**2) ** 0.5 == pytest.approx(float(ref.init_noise_sigma), rel=1e-6)
     assert sigma_grid("dpmpp_2m", sched, 10, "karras").start_scale == 1.0
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("spacing", [None, "karras", "trailing"])
+def test_run_plan_with_a_seed_is_diffusers_pipeline_with_that_noise(name: str, spacing: str | None) -> None:
+    """run_plan draws z from the seed and starts where diffusers' pipeline starts from latents = z init_noise_sigma;
+    a plan without a spacing uses the scheduler's default (linspace)."""
+    from diffusion_studio.core import SamplingPlan, run_plan
+
+    sched = make_schedule("linear", T)
+    plan = SamplingPlan(sampler=name, steps=9, spacing=spacing, seed=11, batch=2)
+    steps = list(run_plan(FakeEps(), sched, plan, (3, 8, 8)))
+    z = torch.randn((2, 3, 8, 8), generator=torch.Generator().manual_seed(11))
+    base = "linspace" if spacing in (None, "karras") else spacing
+    ref = _scheduler(name, "linear", 9, base, spacing == "karras")
+    inputs, final = _diffusers_run(ref, FakeEps(), sched, z)
+    assert _rel(steps[0].x_t, inputs[0]) < 1e-6
+    assert _rel(steps[-1].x_prev, final) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["euler", "heun"])
+def test_a_seeded_start_is_exact_where_float32_rounding_is_amplified(name: str) -> None:
+    """Cosine with T = 100: sigma_max = 2029, where one ulp of the start changes a Heun run by 4e-3; run_plan
+    starts from z * init_noise_sigma exactly as diffusers' pipeline does, so the runs are identical."""
+    from diffusion_studio.core import SamplingPlan, run_plan
+
+    sched = make_schedule("cosine", 100)
+    steps = list(run_plan(FakeEps(), sched, SamplingPlan(sampler=name, steps=13, seed=5), (3, 6, 6)))
+    ref = getattr(diffusers, SAMPLERS[name][1])(num_train_timesteps=100, beta_schedule="squaredcos_cap_v2")
+    ref.set_timesteps(13)
+    z = torch.randn((1, 3, 6, 6), generator=torch.Generator().manual_seed(5))
+    _, final = _diffusers_run(ref, FakeEps(), sched, z)
+    assert _rel(steps[-1].x_prev, final) < 1e-6

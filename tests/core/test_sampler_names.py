@@ -50,6 +50,12 @@ def test_sigma_samplers_in_a_plan_recover_the_reference(ideal_one, checker_image
         torch.testing.assert_close(s.x_t, a**0.5 * s.x0_pred + (1 - a) ** 0.5 * s.eps_pred, atol=1e-4, rtol=1e-4)
 
 
+def test_default_spacing_is_diffusers_default_for_the_sampler() -> None:
+    assert SamplingPlan(sampler="ddim").spacing_name == "leading"
+    assert SamplingPlan(sampler="euler").spacing_name == SamplingPlan(sampler="dpmpp_2m").spacing_name == "linspace"
+    assert SamplingPlan(sampler="heun", spacing="trailing").spacing_name == "trailing"
+
+
 def test_karras_spacing_is_refused_for_ddpm_and_ddim_and_churn_for_non_heun() -> None:
     sched = make_schedule("linear", 100)
     for plan in (
@@ -57,6 +63,7 @@ def test_karras_spacing_is_refused_for_ddpm_and_ddim_and_churn_for_non_heun() ->
         SamplingPlan(sampler="euler", churn=1.0),
         SamplingPlan(sampler="heun", churn=float("nan")),
         SamplingPlan(guidance_interval=(5.0, 1.0)),
+        SamplingPlan(spacing="foo"),
     ):
         with pytest.raises(OptionError):
             plan.checked(sched)
@@ -105,6 +112,11 @@ def test_guidance_interval_guides_only_inside_it(sampler: str) -> None:
     for batch, t in spy.calls:
         assert batch == (2 if 200 <= t <= 600 else 1)
     assert any(b == 2 for b, _ in spy.calls) and any(b == 1 for b, _ in spy.calls)
+    for s in steps:  # the CFG difference eps_c - eps_u is recorded where guidance was applied
+        guided = 200 <= (s.time if s.time is not None else s.t) <= 600
+        assert (s.cfg_delta is not None) == guided
+        if guided:
+            torch.testing.assert_close(s.cfg_delta, torch.full_like(s.x_t, 0.01 * (1 - 2)))
     # without the interval every call is guided
     spy.calls.clear()
     drain(
@@ -121,3 +133,28 @@ def test_v_prediction_from_x0_and_eps(ideal_one) -> None:
             v = s.v_pred(sched)
             # x0 = sqrt(abar) x_t - sqrt(1 - abar) v   (Salimans & Ho 2022)
             torch.testing.assert_close(a**0.5 * s.x_t - (1 - a) ** 0.5 * v, s.x0_pred, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "euler", "heun"])
+def test_plan_steps_from_a_recorded_step_continues_the_run_exactly(ideal_one, sampler: str) -> None:
+    """Single-step samplers continue exactly from any recorded x_t (what branching and resuming need)."""
+    from diffusion_studio.core.plan import plan_steps
+
+    sched = make_schedule("linear", 1000)
+    plan = SamplingPlan(sampler=sampler, steps=10, spacing="trailing", seed=4)
+    full = list(run_plan(ideal_one, sched, plan, (3, 8, 8)))
+    tail = list(plan_steps(ideal_one, sched, plan, full[6].x_t, timesteps=plan.timesteps(sched)[6:]))
+    assert [s.t for s in tail] == [s.t for s in full[6:]]
+    torch.testing.assert_close(tail[-1].x_prev, full[-1].x_prev, atol=1e-6, rtol=1e-6)
+
+
+def test_log_snr_placement_of_each_sampler() -> None:
+    sched = make_schedule("linear", 1000)
+    ddim = SamplingPlan(sampler="ddim", steps=10)
+    assert ddim.log_snrs(sched) == [float(sched.log_snr[t]) for t in ddim.timesteps(sched)]
+    for sampler in ("euler", "dpmpp_2m"):
+        plan = SamplingPlan(sampler=sampler, steps=10, spacing="karras")
+        snr = plan.log_snrs(sched)
+        assert len(snr) == 10 and snr == sorted(snr)  # noise falls: log-SNR rises
+        assert snr[0] == pytest.approx(float(sched.log_snr[-1]), rel=1e-5)  # Karras starts at sigma_max
+        assert snr[-1] == pytest.approx(float(sched.log_snr[0]), rel=1e-4)  # and at sigma_min (float32 grid)

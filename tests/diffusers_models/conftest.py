@@ -19,3 +19,14 @@ def offline_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert os.environ["HF_HUB_CACHE"] == str(cache)
     return cache
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny U-Nets run fastest on one thread; several threads on a busy 2-core machine cost 10x."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -24,7 +24,8 @@ def test_scheduler_config_fills_what_was_not_chosen(tmp_path) -> None:
     assert choose_sampler(str(flat), None, None, None, False, None, on_cpu=True).variance == "beta"
     assert choose_sampler(str(flat), None, None, None, True, None, on_cpu=True).clip_x0 is False
     plain = choose_sampler("ideal", None, None, None, False, None, on_cpu=True)
-    assert (plain.sampler, plain.variance, plain.spacing, plain.clip_x0) == ("ddpm", "beta_tilde", "leading", True)
+    # spacing None: the plan uses the sampler's own diffusers default (leading for DDPM/DDIM, linspace for Euler...)
+    assert (plain.sampler, plain.variance, plain.spacing, plain.clip_x0) == ("ddpm", "beta_tilde", None, True)
 
 
 def test_big_models_default_to_ddim_50_on_the_cpu(tmp_path, monkeypatch) -> None:

@@ -45,8 +45,19 @@ def test_tensors_are_kept_as_they_come_while_they_fit():
     assert starts[1] - starts[0] == starts[2] - starts[1] == RAW and store[0].tensor(0) is not frames[0].tensor(0)
 
 
-def test_pictures_when_tensors_do_not_fit():
+def test_half_precision_tensors_when_float32_does_not_fit():
     store = FrameStore(10 * RAW - 1)
+    store.reset(10, PIC, RAW)
+    assert store.mode == TENSORS and store.budget.reserved == 10 * RAW // 2
+    frame = _raw_frame(3, 6)
+    store.add(frame)
+    assert store[0].tensor(0).dtype == torch.float16 and torch.allclose(store[0].tensor(1).float(), frame.tensor(1),
+                                                                        atol=1e-3)
+    assert np.abs(store[0].x0.astype(int) - frame.x0).max() <= 1
+
+
+def test_pictures_when_tensors_do_not_fit():
+    store = FrameStore(10 * RAW // 2 - 1)
     store.reset(10, PIC, RAW)
     assert store.mode == PICTURES and store.keeps_all
     frame = _raw_frame(3, 6)

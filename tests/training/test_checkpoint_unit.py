@@ -159,3 +159,44 @@ def test_a_new_run_into_a_folder_whose_first_save_failed_needs_no_resume(data: P
     out = tmp_path / "m"
     _ckpt(out).mkdir(parents=True)  # what a run interrupted before its first checkpoint leaves
     assert _train(data, out, 2) == 0
+
+
+@pytest.mark.slow
+def test_a_process_killed_at_random_moments_always_leaves_a_complete_checkpoint(data: Path, tmp_path: Path) -> None:
+    """SIGKILL (harsher than Ctrl+C: nothing is cleaned up) while a checkpoint is written every step."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "m"
+    argv = [sys.executable, "-m", "diffusion_studio", "train", "--data", str(data), "--out", str(out),
+            "--steps", "400", *FAST[:-1], "1", "--threads", "1"]
+    rng = random.Random(0)
+    for attempt in range(2):
+        proc = subprocess.Popen([*argv, *(["--resume"] if attempt else [])], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        start_step = json.loads((latest_state(_ckpt(out)) / STATE_JSON).read_text())["step"] if attempt else 0
+        while time.monotonic() < deadline:  # wait until this process has written at least one checkpoint
+            state = latest_state(_ckpt(out)) if _ckpt(out).is_dir() else None
+            if state is not None and json.loads((state / STATE_JSON).read_text())["step"] > start_step:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        state = latest_state(_ckpt(out))
+        assert state is not None and (state / STATE_TENSORS).is_file()
+        assert load_ok(state), f"attempt {attempt}: the checkpoint left behind does not load"
+    step = json.loads((latest_state(_ckpt(out)) / STATE_JSON).read_text())["step"]
+    assert _train(data, out, step + 1, "--resume", "--checkpoint-every", "1") == 0
+
+
+def load_ok(state: Path) -> bool:
+    from safetensors import safe_open
+
+    meta = json.loads((state / STATE_JSON).read_text())
+    with safe_open(str(state / STATE_TENSORS), "pt") as f:
+        return int(f.metadata()["step"]) == meta["step"] and "optim_plain_state" in meta

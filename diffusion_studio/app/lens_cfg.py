@@ -1,0 +1,48 @@
+"""The classifier-free guidance difference panel: eps_cond - eps_uncond at the step on screen.
+
+What guidance adds at each step (Ho & Salimans 2022: eps = eps_u + s (eps_c - eps_u)); grey is zero, the range
+is symmetric and fixed per run so steps compare. Outside a guidance interval, or without guidance, it says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+class CfgDeltaPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        box = self.view.addViewBox(lockAspect=True, invertY=True)
+        self.image = pg.ImageItem()
+        box.addItem(self.image)
+        self.caption = QLabel("eps_c - eps_u: no classifier-free guidance in this run")
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.view, 1)
+        self.scale = 1.0
+        self.shown = False
+
+    def set_range(self, deltas: list[torch.Tensor | None]) -> None:
+        """One symmetric display range for the whole run: the largest |eps_c - eps_u| of any step."""
+        values = [float(d.abs().max()) for d in deltas if d is not None]
+        self.scale = max(values) if values else 1.0
+
+    def show_delta(self, delta: torch.Tensor | None, t: int) -> None:
+        self.shown = delta is not None
+        if delta is None:
+            self.image.clear()
+            self.caption.setText(f"eps_c - eps_u at t = {t}: not guided at this step")
+            return
+        d = delta.float().numpy()  # (C, H, W)
+        # RGB as it is; one channel (or any other count: their mean) as grey
+        rgb = np.transpose(d, (1, 2, 0)) if d.shape[0] == 3 else np.repeat(d.mean(axis=0)[..., None], 3, axis=2)
+        u8 = np.clip(127.5 + 127.5 * rgb / self.scale, 0, 255).astype(np.uint8)
+        self.image.setImage(np.ascontiguousarray(np.transpose(u8, (1, 0, 2))), levels=(0, 255))
+        self.caption.setText(f"eps_c - eps_u at t = {t} (grey 0, white +{self.scale:.2g}, black -{self.scale:.2g})")

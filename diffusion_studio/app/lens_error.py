@@ -1,0 +1,64 @@
+"""The error lens panel: per step, the RMS distance of x0-hat and x_t from the fine reference run (log-log).
+
+See :mod:`diffusion_studio.core.lens_error`; the marker follows the playhead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from diffusion_studio.core.lens_error import ErrorCurve
+
+COLOURS = {"x0": "#ff8c1a", "x_t": "#3d8fe0"}
+FLOOR = 1e-7  # a zero error (the shared start) has no place on a log axis
+
+
+class ErrorPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLogMode(x=True, y=True)
+        self.plot.getViewBox().invertX(True)  # noise falls to the right, as the run goes
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.plot.setLabel("bottom", "sigma of the step")
+        self.plot.setLabel("left", "RMS error vs reference")
+        self.plot.addLegend(offset=(-10, -10), labelTextSize="8pt")
+        self.curves = {
+            "x0": self.plot.plot(pen=pg.mkPen(COLOURS["x0"], width=2), symbol="o", symbolSize=4, name="x0-hat"),
+            "x_t": self.plot.plot(pen=pg.mkPen(COLOURS["x_t"], width=1, style=Qt.PenStyle.DashLine), name="x_t"),
+        }
+        self.marker = pg.ScatterPlotItem(size=12, brush=pg.mkBrush(COLOURS["x0"]), pen=pg.mkPen("k", width=2))
+        self.plot.addItem(self.marker)
+        self.plot.setTitle("error vs reference: computed after the run")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.curve: ErrorCurve | None = None
+
+    def set_curve(self, curve: ErrorCurve | None, title: str = "") -> None:
+        self.curve = curve
+        if curve is None:
+            self.plot.enableAutoRange()
+            for c in self.curves.values():
+                c.setData([], [])
+            self.marker.setData([], [])
+            self.plot.setTitle(title or "error vs reference: computed after the run")
+            return
+        self.curves["x0"].setData(curve.sigmas, np.maximum(curve.x0, FLOOR))
+        self.curves["x_t"].setData(curve.sigmas, np.maximum(curve.x_t, FLOOR))
+        self.plot.autoRange()
+        self.plot.disableAutoRange()  # the marker moves on a fixed view: no re-layout per playhead move
+        self.plot.setTitle(title or f"final RMS error {curve.final:.2g}, {curve.calls} calls")
+
+    def mark(self, index: int) -> None:
+        if self.curve is None or not len(self.curve.x0):
+            return
+        i = int(np.clip(index, 0, len(self.curve.x0) - 1))
+        # log mode: scatter items are placed in log10 coordinates
+        self.marker.setData([math.log10(self.curve.sigmas[i])], [math.log10(max(self.curve.x0[i], FLOOR))])

@@ -1,0 +1,197 @@
+"""The Lenses window: spectrum and trajectory of the run on screen, following the main window's playhead.
+
+The window's frame store keeps uint8 pictures, clipped to the display range; the lenses need the float tensors, so
+this window reruns the same request (same seed, hence the same steps) on its own background job and keeps float16
+copies of x_t, x0-hat and eps-hat of the first image. The spectrum is computed for the step shown only (and
+cached); the PCA once, when the run has ended.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import torch
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from diffusion_studio.app.lens_cfg import CfgDeltaPanel
+from diffusion_studio.app.lens_error import ErrorPanel
+from diffusion_studio.app.lens_spectrum import SpectrumPanel
+from diffusion_studio.app.lens_trajectory import TrajectoryPanel
+from diffusion_studio.app.worker import FINISHED, BackgroundJob
+from diffusion_studio.core.cancel import CancelToken
+from diffusion_studio.core.lens_error import ErrorCurve, error_curve
+from diffusion_studio.core.lens_spectrum import StepSpectrum, step_spectrum
+from diffusion_studio.core.lens_trajectory import trajectory_pca
+
+MAX_ERROR_STEPS = 200  # the reference costs about 2 x ERROR_SUBSTEPS model calls per step
+ERROR_SUBSTEPS = 4
+
+
+@dataclass(frozen=True)
+class LensFrame:
+    """One step of the run, as the lenses need it (CPU, float16, first image of the batch)."""
+
+    t: int
+    alpha_bar: float
+    x_t: torch.Tensor
+    x0: torch.Tensor
+    eps: torch.Tensor
+    x_prev: torch.Tensor
+    cfg_delta: torch.Tensor | None = None
+
+
+def _keep(x: torch.Tensor) -> torch.Tensor:
+    return x[0].detach().to("cpu", torch.float16)
+
+
+def lens_frames(request, cancel: CancelToken) -> Iterator[LensFrame | ErrorCurve | str]:
+    """Prepare ``request`` (a RunRequest) and run it, yielding a :class:`LensFrame` per step; then the error
+    curve of the first image against its reference (or a sentence saying why there is none)."""
+    from diffusion_studio.core.plan import run_plan
+    from diffusion_studio.runs import prepare_run
+
+    prepared = prepare_run(request)
+    sched = prepared.schedule
+    steps = run_plan(prepared.model, sched, prepared.plan, prepared.shape, prepared.init, prepared.device, cancel)
+    first = []  # the first image's steps, for the error lens
+    for s in steps:
+        delta = None if s.cfg_delta is None else _keep(s.cfg_delta)
+        yield LensFrame(s.t, s.abar(sched), _keep(s.x_t), _keep(s.x0_pred), _keep(s.eps_pred), _keep(s.x_prev), delta)
+        first.append(replace(s, x_t=s.x_t[:1], x0_pred=s.x0_pred[:1], eps_pred=s.eps_pred[:1], x_prev=s.x_prev[:1]))
+    if cancel.cancelled or not first:
+        return
+    if len(first) > MAX_ERROR_STEPS:
+        yield f"error vs reference: runs of at most {MAX_ERROR_STEPS} steps ({len(first)} here)"
+        return
+    guidance = replace(prepared.plan.with_guidance_interval(), classifier=None, classifier_scale=0.0)
+    yield error_curve(prepared.model, sched, first, guidance=guidance, substeps=ERROR_SUBSTEPS)
+
+
+class LensWindow(QWidget):
+    """A tool window with the spectrum and trajectory panels; :meth:`show_t` follows the playhead."""
+
+    updated = Signal()  # for tests: the panels show new data
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Tool)
+        self.setWindowTitle("Lenses: spectrum and trajectory")
+        self.resize(1700, 420)
+        self.status = QLabel("No run yet.")
+        self.status.setWordWrap(True)
+        self.spectrum = SpectrumPanel()
+        self.trajectory = TrajectoryPanel()
+        self.error = ErrorPanel()
+        self.cfg = CfgDeltaPanel()
+        split = QSplitter()
+        split.addWidget(self.spectrum)
+        split.addWidget(self.trajectory)
+        split.addWidget(self.error)
+        split.addWidget(self.cfg)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(split, 1)
+        self.frames: list[LensFrame] = []
+        self._neg_ts: list[int] = []
+        self._cache: dict[int, StepSpectrum] = {}
+        self._t = 0
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(0)
+        self._pending.timeout.connect(self._apply)
+        self._job = BackgroundJob("lenses", self)
+        self._job.item.connect(self._on_frame)
+        self._job.ended.connect(self._on_ended)
+
+    def load(self, request) -> None:
+        """Rerun ``request`` for the lenses (stopping any earlier one)."""
+        self._job.stop()
+        self.frames, self._neg_ts, self._cache = [], [], {}
+        self.trajectory.set_trajectories(None)
+        self.spectrum.show_spectrum(None)
+        self.error.set_curve(None)
+        self.status.setText("Recomputing the run on screen for the lenses (same settings, same seed)…")
+        self._job.start(lambda cancel: lens_frames(request, cancel))
+
+    def _on_frame(self, frame: LensFrame | ErrorCurve | str) -> None:
+        if isinstance(frame, (ErrorCurve, str)):  # the run is recorded: the error lens comes last
+            self._fit_trajectory()
+            if isinstance(frame, str):
+                self.error.set_curve(None, frame)
+            else:
+                self.error.set_curve(frame)
+            self.show_t(self._t)
+            return
+        if not self.frames:
+            self.status.setText("Recording the run; then the trajectory, then the reference run for the error…")
+        self.frames.append(frame)
+        self._neg_ts.append(-frame.t)
+        if len(self.frames) == 1 or frame.t >= self._t:
+            self.show_t(self._t)
+
+    def _on_ended(self, status: str, message: str) -> None:
+        if status != FINISHED:
+            self.status.setText(message or "The lens run was stopped.")
+            return
+        self._fit_trajectory()
+        self.status.setText(f"{len(self.frames)} steps. Spectrum at the step on screen; trajectory and error of the "
+                            "whole run (the big dots follow the playhead).")
+        self.show_t(self._t)
+
+    def _fit_trajectory(self) -> None:
+        if not self.frames or self.trajectory.coords:
+            return
+        x_t = torch.stack([f.x_t for f in self.frames] + [self.frames[-1].x_prev]).float()
+        x0 = torch.stack([f.x0 for f in self.frames]).float()
+        self.cfg.set_range([f.cfg_delta for f in self.frames])
+        self.trajectory.set_trajectories({"x_t": trajectory_pca([x_t]), "x0": trajectory_pca([x0])})
+        self.status.setText(f"{len(self.frames)} steps recorded; computing the reference run for the error lens…")
+
+    def index_for(self, t: int) -> int:
+        """The recorded step at (or the first after) timestep t; the finished picture (t < 0) is the last."""
+        if not self.frames:
+            return -1
+        if t < 0:
+            return len(self.frames)
+        return min(bisect.bisect_left(self._neg_ts, -t), len(self.frames) - 1)
+
+    def show_t(self, t: int) -> None:
+        """Follow the playhead: the panels update in the next event-loop pass, after the main window's picture has
+        painted (a burst of moves updates them once), as the window's own plot and maths do."""
+        self._t = int(t)
+        self._pending.start()
+
+    def _apply(self) -> None:
+        i = self.index_for(self._t)
+        if i < 0:
+            return
+        self.trajectory.mark(i)
+        self.error.mark(i)
+        j = min(i, len(self.frames) - 1)
+        if j not in self._cache:
+            f = self.frames[j]
+            self._cache[j] = step_spectrum(f.x_t.float()[None], f.x0.float()[None], f.eps.float()[None], f.alpha_bar)
+        f = self.frames[j]
+        final = " (last step)" if i == len(self.frames) else ""
+        self.spectrum.show_spectrum(self._cache[j], f"t = {f.t}, abar = {f.alpha_bar:.3g}{final}")
+        self.cfg.show_delta(f.cfg_delta, f.t)
+        self.updated.emit()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._job.stop()
+        super().closeEvent(event)
+
+
+def open_lenses(window, lenses: LensWindow | None) -> LensWindow:
+    """Open (or reuse) the Lenses window for ``window``'s current settings, linked to its playhead."""
+    if lenses is None:
+        lenses = LensWindow(window)
+        window.player.positionChanged.connect(lenses.show_t)
+    image = window.forward.image if window.forward is not None else None
+    lenses.show_t(window.player.timeline.t)
+    lenses.load(window.controls.request(image))
+    lenses.show()
+    lenses.raise_()
+    return lenses
