@@ -20,6 +20,7 @@ import torch
 
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.core.guidance import classifier_log_prob_grad, ddim_classifier_eps, guided_eps_parts
+from diffusion_studio.core.parameterization import Prediction
 from diffusion_studio.core.samplers import Guidance, Step, _check_finite, _noise
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.sigmas import SigmaGrid, dpm_grid, euler_grid, sigma_to_t, trained_sigmas
@@ -48,6 +49,34 @@ class _Denoiser:
             grad = classifier_log_prob_grad(g.classifier, x_vp, t_batch, self.y)
             eps = ddim_classifier_eps(eps, abar, grad, g.classifier_scale)
         return eps
+
+    def x0_eps(
+        self, x: torch.Tensor, time: int, alpha: torch.Tensor, s: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x0-hat, eps-hat) of a VP sample x = alpha x0 + s eps, as diffusers' DPM-Solver reads the model output.
+
+        An x0- or v-predicting model's raw output is read at this (alpha, s), the grid's noise level, and not at
+        its integer model time's (they differ on Karras sigmas); an eps model, or classifier guidance, goes
+        through :meth:`eps`.
+        """
+        g, model = self.guidance, self.model
+        kind = getattr(getattr(model, "info", None), "prediction", Prediction.EPSILON.value)
+        classifier = g.classifier is not None and g.classifier_scale != 0 and self.y is not None
+        if kind == Prediction.EPSILON.value or classifier or not hasattr(model, "forward"):
+            eps = self.eps(x, time, float(alpha) ** 2)
+            return (x - s * eps) / alpha, eps
+        t_batch = torch.full((x.shape[0],), time, dtype=torch.long, device=x.device)
+        with torch.no_grad():
+            out, delta = guided_eps_parts(
+                model, x, t_batch, self.sched, self.y, g.null_class, g.cfg_scale_at(float(time)), model.forward
+            )
+        _check_finite(out, time)
+        x0 = out if kind == Prediction.SAMPLE.value else alpha * x - s * out  # v: x0 = alpha x - s v
+        # the guidance difference in eps terms: eps = (x - alpha x0) / s, so d eps = -(alpha / s) d x0
+        if delta is not None:
+            delta = -(alpha / s) * (delta if kind == Prediction.SAMPLE.value else -s * delta)
+        self.delta = delta
+        return x0, (x - alpha * x0) / s
 
 
 def _denoiser(model, sched: Schedule, guidance: Guidance | None, x: torch.Tensor) -> _Denoiser:
@@ -224,9 +253,8 @@ def dpmpp_2m_sampler(
             return
         (alpha_s, s_s), lam_s = coeffs[i], lams[i]
         time = grid.times[i].item()
-        eps = den.eps(x, time, grid.alpha_bar(i))
+        x0, eps = den.x0_eps(x, time, alpha_s, s_s)
         delta = den.delta
-        x0 = (x - s_s * eps) / alpha_s
         if sig[i + 1] == 0:
             x_next = x0  # first order to sigma = 0: (0 / s_i) x_i + x0_i
         else:

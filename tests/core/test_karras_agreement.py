@@ -177,3 +177,44 @@ def test_a_seeded_start_is_exact_where_float32_rounding_is_amplified(name: str) 
     z = torch.randn((1, 3, 6, 6), generator=torch.Generator().manual_seed(5))
     _, final = _diffusers_run(ref, FakeEps(), sched, z)
     assert _rel(steps[-1].x_prev, final) < 1e-6
+
+
+class FakeRaw:
+    """An x0- or v-predicting fake (``forward`` gives the raw output, ``predict_eps`` converts it at t, as
+    :class:`NoisePredictor` does) whose output depends on t strongly enough to show which noise level reads it."""
+
+    def __init__(self, prediction: str) -> None:
+        from diffusion_studio.models.base import ModelInfo
+
+        self.info = ModelInfo("fake", None, None, prediction=prediction)
+
+    def forward(self, x, t, schedule, y=None):
+        t = torch.as_tensor(t).reshape(-1).to(torch.float32).reshape(-1, 1, 1, 1)
+        return 0.5 * torch.tanh(x) * torch.cos(t / 40) + 0.1 * x.roll(1, -1)
+
+    def predict_eps(self, x, t, schedule, y=None):
+        from diffusion_studio.core.parameterization import to_eps
+
+        t = torch.as_tensor(t).reshape(-1).expand(x.shape[0])
+        return to_eps(self.forward(x, t, schedule), x, alpha_bar_at(schedule.alpha_bars, t, x), self.info.prediction)
+
+
+@pytest.mark.parametrize("prediction", ["sample", "v_prediction"])
+@pytest.mark.parametrize("karras", [False, True])
+def test_dpm_reads_x0_and_v_models_at_the_grid_sigma_as_diffusers(prediction: str, karras: bool) -> None:
+    sched = make_schedule("linear", T)
+    ref = diffusers.DPMSolverMultistepScheduler(
+        num_train_timesteps=T, use_karras_sigmas=karras, prediction_type=prediction
+    )
+    ref.set_timesteps(12)
+    model = FakeRaw(prediction)
+    z = torch.randn((1, 3, 6, 6), generator=torch.Generator().manual_seed(2))
+    x = z
+    for t in ref.timesteps:
+        x = ref.step(model.forward(x, t, sched), t, x).prev_sample
+    grid = dpm_grid(sched, 12, "linspace", karras)
+    ours = list(dpmpp_2m_sampler(model, sched, z, grid))
+    assert _rel(ours[-1].x_prev, x) < 1e-5
+    for s in ours:  # x0-hat and eps-hat still make up x_t at the grid's noise level
+        a = s.alpha_bar
+        torch.testing.assert_close(s.x_t, a**0.5 * s.x0_pred + (1 - a) ** 0.5 * s.eps_pred, atol=1e-4, rtol=1e-4)
