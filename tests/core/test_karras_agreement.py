@@ -199,22 +199,33 @@ class FakeRaw:
         return to_eps(self.forward(x, t, schedule), x, alpha_bar_at(schedule.alpha_bars, t, x), self.info.prediction)
 
 
+@pytest.mark.parametrize("name", list(SAMPLERS))
 @pytest.mark.parametrize("prediction", ["sample", "v_prediction"])
-@pytest.mark.parametrize("karras", [False, True])
-def test_dpm_reads_x0_and_v_models_at_the_grid_sigma_as_diffusers(prediction: str, karras: bool) -> None:
-    sched = make_schedule("linear", T)
-    ref = diffusers.DPMSolverMultistepScheduler(
-        num_train_timesteps=T, use_karras_sigmas=karras, prediction_type=prediction
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_x0_and_v_models_are_read_as_diffusers_reads_them(name: str, prediction: str, kind: str) -> None:
+    """The raw output at the grid's sigma, as diffusers' prediction_type="sample"/"v_prediction" (DPM-Solver++ on
+    Karras sigmas: not the integer model time's noise level; Euler/Heun at sigma_max 2e4: no eps round trip)."""
+    if name == "dpmpp_2m" and kind == "cosine":
+        pytest.skip("diffusers 0.42.1 fails here itself (Karras times 998, 998, ...)")
+    sched = make_schedule(kind, T)
+    ref = getattr(diffusers, SAMPLERS[name][1])(
+        num_train_timesteps=T,
+        beta_schedule=DIFFUSERS_NAMES[kind],
+        beta_start=1e-4,
+        beta_end=0.02,
+        use_karras_sigmas=True,
+        prediction_type=prediction,
     )
     ref.set_timesteps(12)
     model = FakeRaw(prediction)
     z = torch.randn((1, 3, 6, 6), generator=torch.Generator().manual_seed(2))
-    x = z
+    x = z * ref.init_noise_sigma
     for t in ref.timesteps:
-        x = ref.step(model.forward(x, t, sched), t, x).prev_sample
-    grid = dpm_grid(sched, 12, "linspace", karras)
-    ours = list(dpmpp_2m_sampler(model, sched, z, grid))
+        x = ref.step(model.forward(ref.scale_model_input(x, t), t, sched), t, x).prev_sample
+    grid = sigma_grid(name, sched, 12, "karras")
+    sampler = SAMPLERS[name][0]
+    ours = list(sampler(model, sched, z * grid.start_scale, grid, start_noise=z))
     assert _rel(ours[-1].x_prev, x) < 1e-5
-    for s in ours:  # x0-hat and eps-hat still make up x_t at the grid's noise level
+    for s in ours:  # x0-hat and eps-hat still make up x_t at the step's noise level
         a = s.alpha_bar
-        torch.testing.assert_close(s.x_t, a**0.5 * s.x0_pred + (1 - a) ** 0.5 * s.eps_pred, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(s.x_t, a**0.5 * s.x0_pred + (1 - a) ** 0.5 * s.eps_pred, atol=1e-3, rtol=1e-3)
