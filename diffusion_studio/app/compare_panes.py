@@ -17,12 +17,13 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from diffusion_studio.session.compare import RunGroup, difference_map
-from diffusion_studio.session.run import RecordedStep
+from diffusion_studio.session.filmstrip import DEFAULT_TOLERANCE, Filmstrip, filmstrip, strip_pictures
+from diffusion_studio.session.run import RecordedStep, Run
 
 BACKGROUND = QColor("#26282b")
 TEXT = QColor("#e8e8e8")
 GAP = 6
-PANE_TITLES = {"x_t": "xₜ", "x0": "predicted x₀", "eps": "predicted ε", "diff": "|x₀ − run 1's|"}
+PANE_TITLES = {"x_t": "xₜ", "x0": "predicted x₀", "eps": "predicted ε", "diff": "|x₀ − run {ref}'s|"}
 Extra = tuple[str, Callable[[int], np.ndarray]]  # (title, t -> (H, W, 3) uint8): a block after the runs
 
 
@@ -65,7 +66,7 @@ class ComparePanes(QWidget):
         ref = frames[self.group.reference]
         blocks = []
         for run, frame in zip(self.group.runs, frames, strict=True):
-            title = f"{run.label}  ·  {run.model_calls} calls"
+            title = f"{run.label}\n{run.model_calls} model calls"
             blocks.append((title, [] if frame is None else [_pane(frame, ref, p) for p in self.panes]))
         for title, make in self.extras:
             blocks.append((title, [make(self.t)]))
@@ -86,9 +87,11 @@ class ComparePanes(QWidget):
         metrics = painter.fontMetrics()
         cols = min(len(blocks), self.columns or len(blocks))
         rows = math.ceil(len(blocks) / cols)
-        line = metrics.height()
+        line = 2 * metrics.height()  # the run's label, then its model calls
         per_block = max(len(self.panes), 1)
-        legend = max(metrics.horizontalAdvance(PANE_TITLES.get(p, p)) for p in self.panes) + 2 * GAP
+        ref = self.group.reference + 1 if self.group is not None else 1
+        titles = [PANE_TITLES.get(p, p).format(ref=ref) for p in self.panes]
+        legend = max(metrics.horizontalAdvance(title) for title in titles) + 2 * GAP
         width, height = self.width() - legend, self.height()
         side = min((width - GAP * (cols + 1)) / cols,
                    (height - rows * (line + GAP) - GAP * (rows * per_block + 1)) / (rows * per_block))
@@ -99,14 +102,15 @@ class ComparePanes(QWidget):
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for r in range(rows):
             y = GAP + r * block_h + line + GAP
-            for pane in self.panes:
-                painter.drawText(QRectF(left - legend, y, legend - GAP, side), right, PANE_TITLES.get(pane, pane))
+            for title in titles:
+                painter.drawText(QRectF(left - legend, y, legend - GAP, side), right, title)
                 y += side + GAP
         for k, (title, pictures) in enumerate(blocks):
             r, c = divmod(k, cols)
             x, y = left + c * (block_w + GAP), GAP + r * block_h
-            painter.drawText(QRectF(x, y, block_w, line), Qt.AlignmentFlag.AlignCenter,
-                             metrics.elidedText(title, Qt.TextElideMode.ElideRight, block_w))
+            elide = Qt.TextElideMode.ElideRight
+            text = "\n".join(metrics.elidedText(part, elide, block_w) for part in title.split("\n"))
+            painter.drawText(QRectF(x, y, block_w, line), Qt.AlignmentFlag.AlignCenter, text)
             y += line + GAP
             for picture in pictures:
                 painter.drawImage(QRectF(x, y, side, side), to_qimage(picture))
@@ -117,3 +121,38 @@ def _pane(frame: RecordedStep, ref: RecordedStep | None, pane: str) -> np.ndarra
     if pane == "diff":
         return difference_map(frame.x0, frame.x0 if ref is None else ref.x0)
     return {"x_t": frame.x_t, "x0": frame.x0, "eps": frame.eps}[pane]
+
+
+class FilmstripView(QWidget):
+    """One run's x0 filmstrip (session.filmstrip): x0-hat at evenly spaced steps, the decision step framed in red."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.strip: Filmstrip | None = None
+        self._pictures: list[np.ndarray] = []
+        self.setMinimumHeight(90)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_run(self, run: Run | None, count: int = 10, tolerance: float = DEFAULT_TOLERANCE) -> None:
+        """Show ``run``'s strip (nothing for a run that has not finished)."""
+        self.strip = filmstrip(run, count, tolerance) if run is not None and run.finished else None
+        self._pictures = strip_pictures(self.strip) if self.strip is not None else []
+        self.setToolTip("" if self.strip is None else
+                        f"Predicted x₀ over the run; red: the decision step (t = {self.strip.decision.t}), the "
+                        f"first from which x₀ stays within {self.strip.tolerance:g} (RMS) of the finished picture")
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        if self.strip is not None:
+            line = painter.fontMetrics().height()
+            n = len(self._pictures)
+            side = int(min((self.width() - GAP * (n + 1)) / n, self.height() - line - 2 * GAP))
+            painter.setPen(TEXT)
+            for k, (picture, label) in enumerate(zip(self._pictures, self.strip.labels(), strict=True)):
+                x = GAP + k * (side + GAP)
+                painter.drawImage(QRectF(x, GAP, side, side), to_qimage(picture))
+                painter.drawText(QRectF(x - GAP, GAP + side, side + 2 * GAP, line), Qt.AlignmentFlag.AlignCenter,
+                                 painter.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, side + 2 * GAP))
+        painter.end()

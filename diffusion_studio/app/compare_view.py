@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -27,18 +29,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from diffusion_studio.app.compare_panes import ComparePanes, Extra
+from diffusion_studio.app.compare_panes import ComparePanes, Extra, FilmstripView
 from diffusion_studio.app.worker import FAILED, BackgroundJob
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.errors import StudioError
 from diffusion_studio.session.branching import Branches, branch, check_branch
 from diffusion_studio.session.compare import RunGroup, default_match, parse_vary, prepare_all
+from diffusion_studio.session.exports import GroupExport, export_group_gif, export_group_png
 from diffusion_studio.session.frame_store import MemoryBudget
 from diffusion_studio.session.request import PreparedRun, RunRequest, prepare_run
 from diffusion_studio.session.run import RUN_BUDGET_BYTES, RecordedStep, Run, bytes_needed, share_budget
 from diffusion_studio.session.seeds import grid_columns, parse_seeds
 
 PROGRESS_MS = 100
+CELL_PX = 160  # exported pictures are upscaled (nearest) to about this many pixels
 
 
 class CompareWindow(QWidget):
@@ -89,9 +93,24 @@ class CompareWindow(QWidget):
         self.continue_button.clicked.connect(self.continue_runs)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self._job.cancel)
-        self.diff = QCheckBox("Difference to run 1")
+        self.diff = QCheckBox("Difference to run")
         self.diff.toggled.connect(self._refresh_panes)
+        self.reference = QSpinBox()
+        self.reference.setRange(1, 1)
+        self.reference.setToolTip("The run the difference row is measured against")
+        self.reference.valueChanged.connect(self._refresh_panes)
+        self.export_gif_button = QPushButton("Export GIF…")
+        self.export_gif_button.clicked.connect(lambda: self.choose_export("gif"))
+        self.export_png_button = QPushButton("Export PNG grid…")
+        self.export_png_button.clicked.connect(lambda: self.choose_export("png"))
+        self._export_job = BackgroundJob("compare-export", self)
+        self._export_job.item.connect(lambda path: self.status.setText(f"Wrote {path}."))
+        self._export_job.ended.connect(self._on_export_ended)
         self.panes = ComparePanes()
+        self.strip = FilmstripView()
+        self.strip_box = QCheckBox("x₀ filmstrip of the reference run")
+        self.strip_box.setChecked(True)
+        self.strip_box.toggled.connect(self._refresh_panes)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.valueChanged.connect(self.set_position)
         self.where = QLabel("")
@@ -103,7 +122,7 @@ class CompareWindow(QWidget):
             top.addWidget(w)
         second = QHBoxLayout()
         for w in (QLabel("Branches:"), self.branch_count, self.branch_button, self.continue_button,
-                  self.cancel_button, self.diff):
+                  self.cancel_button, self.diff, self.reference, self.export_gif_button, self.export_png_button):
             second.addWidget(w)
         second.addStretch(1)
         bottom = QHBoxLayout()
@@ -113,18 +132,23 @@ class CompareWindow(QWidget):
         layout.addLayout(top)
         layout.addLayout(second)
         layout.addWidget(self.panes, 1)
+        layout.addWidget(self.strip_box)
+        layout.addWidget(self.strip)
         layout.addLayout(bottom)
         layout.addWidget(self.status)
         self._set_running(False)
         self.resize(1000, 640)
 
     def _set_running(self, running: bool) -> None:
-        for w in (self.compare_button, self.seeds_button, self.branch_button, self.continue_button):
+        for w in (self.compare_button, self.seeds_button, self.branch_button, self.continue_button,
+                  self.export_gif_button, self.export_png_button):
             w.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if not running:
             self.branch_button.setEnabled(bool(self._runs) and self._runs[0].done > 0)
             self.continue_button.setEnabled(any(not r.finished and r.own_from == 0 for r in self._runs))
+            for w in (self.export_gif_button, self.export_png_button):
+                w.setEnabled(self.group is not None and all(r.steps for r in self.group.runs))
 
     # ------------------------------------------------------------------------------------------------ jobs
     def start_compare(self) -> bool:
@@ -255,6 +279,7 @@ class CompareWindow(QWidget):
             self.group = self.branches.group
         else:
             self.group = RunGroup(list(self._runs), self._match, 0)
+        self.reference.setRange(1, len(self.group.runs))
         t_before = self.playhead[self.slider.value()] if self.playhead else None
         self.playhead = self.group.playhead()
         self.slider.blockSignals(True)
@@ -266,12 +291,18 @@ class CompareWindow(QWidget):
 
     def _refresh_panes(self) -> None:
         panes = ("x_t", "x0", "eps", "diff") if self.diff.isChecked() else ("x_t", "x0", "eps")
+        if self.group is not None:
+            self.group.reference = min(self.reference.value(), len(self.group.runs)) - 1
         extras: list[Extra] = []
         if self.branches is not None:
             extras.append((f"spread across {len(self.branches.branches)} branches", self.branches.spread_map))
         if self._columns is not None:  # a seed grid: one picture per seed, in a square
             panes = ("x_t",)
         self.panes.set_group(self.group, panes, self._columns, extras)
+        show_strip = self.strip_box.isChecked() and self.group is not None and bool(self.group.runs)
+        self.strip.setVisible(show_strip)
+        if show_strip:
+            self.strip.set_run(self.group.runs[self.group.reference])
         self.set_position(self.slider.value())
 
     def set_position(self, index: int) -> None:
@@ -291,12 +322,48 @@ class CompareWindow(QWidget):
         if not self._runs:
             return ""
         costs = ", ".join(f"{r.label}: {r.model_calls}" for r in self._runs)
-        notes = " ".join(n for n in (r.note() for r in self._runs) if n)
+        notes = " ".join(n for r in self._runs for n in (r.notice, r.note()) if n)
         return f"Model calls: {costs}. {notes}".strip()
+
+    # ------------------------------------------------------------------------------------------------ export
+    def _spec(self) -> GroupExport:
+        panes = tuple(self.panes.panes)
+        side = max(self.group.runs[0].shape[1:])
+        extras = tuple(self.panes.extras)
+        return GroupExport(panes, self._columns, max(1, CELL_PX // side), extras)
+
+    def choose_export(self, kind: str) -> None:
+        """Ask for a file name, then write the labelled GIF or PNG grid on a worker thread."""
+        if self.group is None:
+            return
+        name = "comparison.gif" if kind == "gif" else "comparison.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", name,
+                                              "GIF (*.gif)" if kind == "gif" else "PNG (*.png)")
+        if path:
+            self.export(Path(path), kind)
+
+    def export(self, path: Path, kind: str) -> None:
+        """Write what is on screen (every run, the panes shown, the spread if any), labelled, atomically."""
+        group, spec = self.group, self._spec()
+        rows = 1 if self._columns is not None else 6
+
+        def job(cancel: CancelToken) -> Iterator[Path]:
+            if kind == "gif":
+                yield export_group_gif(path, group, spec).path
+            else:
+                yield export_group_png(path, group, spec, rows)
+
+        self.status.setText(f"Writing {path.name}…")
+        self._export_job.start(job)
+
+    def _on_export_ended(self, status: str, message: str) -> None:
+        if status == FAILED:
+            self.status.setText(message)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._progress.stop()
         self._job.stop()
+        self._export_job.stop()
         self._runs, self.branches, self.group = [], None, None
         self.panes.set_group(None)
         self.memory.release(self._key)

@@ -26,7 +26,7 @@ MAX_RECENT = 8
 class ModelFolderLoader(QObject):
     """Loads a model in a plain Python thread; ``loaded``/``failed`` arrive on the GUI thread (queued)."""
 
-    loaded = Signal(str, object)  # the path as given, its ModelInfo
+    loaded = Signal(str, object, float)  # the path as given, its ModelInfo, measured seconds per step (CPU)
     failed = Signal(str, str)  # the path, one sentence
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -45,20 +45,21 @@ class ModelFolderLoader(QObject):
         from diffusion_studio.models.registry import load_model
 
         try:
-            info = load_model(path).info  # diffusers is imported here, in this thread
+            model = load_model(path)  # diffusers is imported here, in this thread
+            per_step = seconds_per_step(model)
         except StudioError as err:
             self.failed.emit(path, str(err))
             return
         except Exception as err:  # noqa: BLE001 - a loader bug must reach the status bar, not kill the thread
             self.failed.emit(path, f"The model in {path} could not be opened ({type(err).__name__}: {err}).")
             return
-        self.loaded.emit(path, info)
+        self.loaded.emit(path, model.info, per_step)
 
 
 def add_model_folder_menu(w: MainWindow, file_menu: QMenu) -> None:
     """Add "Open Model Folder…" and "Recent Models" to the File menu of ``w``."""
     loader = ModelFolderLoader(w)
-    loader.loaded.connect(lambda path, info: _on_loaded(w, path, info))
+    loader.loaded.connect(lambda path, info, per_step: _on_loaded(w, path, info, per_step))
     loader.failed.connect(lambda path, message: _say(w, f"Could not open the model: {message}", 15000))
     w.model_folder_loader = loader
     file_menu.addAction("Open &Model Folder…", lambda: choose_model_folder(w)).setStatusTip(
@@ -95,10 +96,14 @@ def _remember(w: MainWindow, path: str) -> None:
     w.settings.set_json(RECENT_KEY, {"paths": paths})
 
 
-def _on_loaded(w: MainWindow, path: str, info: ModelInfo) -> None:
+def _on_loaded(w: MainWindow, path: str, info: ModelInfo, per_step: float) -> None:
     add_to_controls(w.controls, path, info)
+    T = info.training_schedule().T if info.schedule else 1000  # noqa: N806
+    if per_step * T > 120:  # DDPM over every t would take minutes here: start from DDIM 50
+        w.controls.method.setCurrentIndex(w.controls.method.findData("ddim"))
+        w.controls.steps.setValue(50)
     _remember(w, path)
-    _say(w, cost_line(info), 20000)
+    _say(w, cost_line(info, per_step), 30000)
 
 
 def add_to_controls(controls, path: str, info: ModelInfo) -> None:
@@ -120,14 +125,34 @@ def add_to_controls(controls, path: str, info: ModelInfo) -> None:
         controls.clip.setChecked(bool(defaults["clip_x0"]))
 
 
-def cost_line(info: ModelInfo) -> str:
-    """What a run will cost, said before it: size, image size and a rough CPU time per step."""
+def seconds_per_step(model) -> float:
+    """One model call at batch 1 on the CPU, timed (the second of two calls: the first pays for set-up)."""
+    import time
+
+    import torch
+
+    info = model.info
+    sched = info.training_schedule()
+    side, channels = info.image_size or 32, info.channels or 3
+    x = torch.zeros(1, channels, side, side)
+    t = torch.tensor([sched.T // 2 if sched is not None else 500])
+    y = torch.zeros(1, dtype=torch.long) if info.class_names else None
+    model.predict_eps(x, t, sched, y)
+    start = time.perf_counter()
+    model.predict_eps(x, t, sched, y)
+    return time.perf_counter() - start
+
+
+def cost_line(info: ModelInfo, per_step: float) -> str:
+    """What a run will cost, said before it: size, image size and the measured time per step on this CPU."""
     side = info.image_size or 0
-    # a rough CPU figure: google/ddpm-cifar10-32 (35.7M, 32 px) ~0.1 s per step; cost grows with pixels
-    per_step = 0.1 * (info.parameters / 35.7e6) * (side / 32) ** 2 if side else 0.0
-    line = f"Opened {info.name}: {info.parameters / 1e6:.1f}M parameters, {side}x{side}"
-    if per_step > 0.2:
-        line += f"; about {per_step:.1f} s per step on a laptop CPU, so DDIM 50 suits the CPU"
+    T = info.training_schedule().T if info.schedule else 1000  # noqa: N806
+    line = (
+        f"Opened {info.name}: {info.parameters / 1e6:.1f}M parameters, {side}x{side}; {per_step:.2f} s per step "
+        f"on this CPU: DDIM 50 about {per_step * 50:.0f} s, DDPM {T} about {per_step * T / 60:.1f} min"
+    )
+    if per_step * T > 120:
+        line += " (choose DDIM 50 on the CPU)"
     return line + "."
 
 

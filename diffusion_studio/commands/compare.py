@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from diffusion_studio.commands import arguments as A
 from diffusion_studio.errors import OptionError
 from diffusion_studio.session.compare import MAX_RUNS, VARY_KEYS
 
@@ -28,15 +29,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             action.help = f"panels, comma-separated from {','.join(GROUP_PANELS)} (default x_t)"
     c = p.add_argument_group("comparison")
     c.add_argument(
-        "--vary", action="append", default=[], metavar="KEY=V1,V2",
+        "--vary", action="append", default=None, metavar="KEY=V1,V2",
         help=f"what differs between the runs (2 to {MAX_RUNS} values), KEY one of {', '.join(VARY_KEYS)}; "
         "repeat to vary several keys together, e.g. --vary sampler=ddpm,ddim --vary steps=1000,50",
     )
     c.add_argument("--match", default="auto", choices=["auto", "t", "logsnr"],
-                   help="how runs meet on the playhead: same t, or same log-SNR (auto: t when the schedules agree)")
-    c.add_argument("--diff-against", type=int, default=1, metavar="N",
+                   help="how runs meet on the playhead: nearest t, or nearest log-SNR (auto: t when the runs visit the "
+                   "same timesteps, else log-SNR)")
+    c.add_argument("--diff-against", type=A.whole(1, MAX_RUNS), default=1, metavar="N",
                    help="run number that the 'diff' panel is measured against (default 1)")
-    c.add_argument("--rows", type=int, default=6,
+    c.add_argument("--rows", type=A.whole(1, 50), default=6,
                    help="steps in the --png grid, the finished picture last (default 6; 1: finished pictures only)")
 
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args, ("gif", "png", "sheet"))
     if args.rows < 1:
         raise OptionError(f"--rows must be at least 1, not {args.rows}.")
-    variants = parse_vary(args.vary)
+    variants = parse_vary(args.vary or [])
     if not 1 <= args.diff_against <= len(variants):
         raise OptionError(f"--diff-against must be a run number from 1 to {len(variants)}.")
     spec_panels = panels_of(args)

@@ -59,6 +59,8 @@ def print_costs(group: RunGroup) -> None:
     width = max(len(r.label) for r in group.runs)
     print(f"{'run':<{width}}  steps  model calls")
     for run in group.runs:
+        if run.notice:
+            print(f"{run.label}: {run.notice}", file=sys.stderr)
         print(f"{run.label:<{width}}  {len(run.timesteps) - run.own_from:5d}  {run.model_calls:11d}")
 
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from diffusion_studio.commands import arguments as A
 from diffusion_studio.errors import OptionError
 from diffusion_studio.session.request import RunRequest
 
@@ -20,14 +21,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", default=None, metavar="LIST",
                    help="the same settings for several seeds on one playhead, e.g. 0-8 or 1,5,9,13 (4 or 9 "
                    "make a square): --gif and --png then show them all, labelled")
-    g.add_argument("--branch-at", type=int, default=None, metavar="T",
+    g.add_argument("--branch-at", type=A.whole(0, 100_000), default=None, metavar="T",
                    help="continue the run from its step nearest t = T with fresh noise (see --branches); --gif "
                    "and --png show the trunk, the branches and the per-pixel spread across them")
-    g.add_argument("--branches", type=int, default=4, help="how many branches for --branch-at (default 4)")
-    g.add_argument("--filmstrip", type=Path, default=None, metavar="PATH",
+    g.add_argument("--branches", type=A.whole(1, 8), default=4, help="how many branches for --branch-at (default 4)")
+    g.add_argument("--filmstrip", type=A.output_file, default=None, metavar="PATH",
                    help="write the predicted x0 at evenly chosen steps as one PNG strip, the decision step marked")
-    g.add_argument("--filmstrip-frames", type=int, default=10, help="pictures in the --filmstrip (default 10)")
-    g.add_argument("--decision-tol", type=float, default=0.1,
+    g.add_argument("--filmstrip-frames", type=A.whole(2, 100), default=10,
+                   help="pictures in the --filmstrip (default 10)")
+    g.add_argument("--decision-tol", type=A.number(0, 2, lo_open=True), default=0.1,
                    help="the decision step is the first whose x0 stays within this RMS distance of the final "
                    "picture ([-1, 1] units, default 0.1)")
 
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace, request: RunRequest) -> int:
     from diffusion_studio.session.exports import GroupExport
     from diffusion_studio.session.request import prepare_run
 
+    A.distinct_outputs(gif=args.gif, png=args.png, sheet=args.sheet, filmstrip=args.filmstrip)
     if args.seeds is not None and args.branch_at is not None:
         raise OptionError("Choose --seeds or --branch-at, not both.")
     if request.plan.batch != 1:

@@ -44,6 +44,13 @@ VARIANCES = {
     "fixed_large_log": "beta",
 }
 SPACINGS = ("leading", "trailing", "linspace")
+# the scheduler a folder names -> the studio's default sampler (others, DDPM included: ddpm)
+SAMPLERS = {
+    "DDIMScheduler": "ddim",
+    "EulerDiscreteScheduler": "euler",
+    "HeunDiscreteScheduler": "heun",
+    "DPMSolverMultistepScheduler": "dpmpp_2m",
+}
 
 
 @dataclass(frozen=True)
@@ -211,8 +218,11 @@ def schedule_and_defaults(config: dict[str, Any], path: Path) -> tuple[Schedule,
         notes.append(f"steps_offset {offset} is not applied: the studio's respaced runs start at t = 0")
     if config.get("thresholding"):
         notes.append("dynamic thresholding is not applied: the studio clips x0 instead")
+    sampler = SAMPLERS.get(cls, "ddpm")
+    if config.get("use_karras_sigmas") is True and sampler in ("euler", "heun", "dpmpp_2m"):
+        spacing = "karras"
     defaults = SchedulerDefaults(
-        sampler="ddim" if cls.startswith("DDIM") else "ddpm",
+        sampler=sampler,
         variance=VARIANCES[variance_type],
         clip_x0=clip,
         clip_range=clip_range,

@@ -87,7 +87,7 @@ def choose_sampler(
 
 
 def measure_cost(prepared, repeats: int = 1) -> tuple[float, str]:
-    """Seconds per model call, timed on one call at the run's batch size, and a one-line summary of the run."""
+    """Seconds per model call (timed after one warm-up call, at the run's batch size) and a one-line summary."""
     import torch
 
     info = prepared.model.info
@@ -97,6 +97,9 @@ def measure_cost(prepared, repeats: int = 1) -> tuple[float, str]:
     y = None
     if info.class_names:
         y = torch.zeros(prepared.plan.batch, dtype=torch.long, device=prepared.device)
+    prepared.model.predict_eps(x, t, prepared.schedule, y)  # the first call pays for one-time set-up
+    if prepared.device.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(repeats):
         prepared.model.predict_eps(x, t, prepared.schedule, y)

@@ -17,6 +17,7 @@ from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.errors import ModelError, OptionError
 from diffusion_studio.models.base import ModelInfo, NoisePredictor
 from diffusion_studio.models.diffusers_config import (
+    WEIGHTS,
     check_unet_config,
     find_layout,
     read_json,
@@ -27,6 +28,7 @@ from diffusion_studio.models.trained import training_timesteps
 ARCHITECTURE = "diffusers-UNet2DModel"
 INSTALL_HINT = 'pip install "diffusion-studio[diffusers]"'
 MAX_PARAMETERS = 2_000_000_000
+FP16_WEIGHTS = "diffusion_pytorch_model.fp16.safetensors"
 
 
 def import_diffusers() -> Any:
@@ -100,7 +102,14 @@ def load_diffusers_folder(folder: str | Path, name: str | None = None, origin: s
     unet_config = read_json(layout.unet_config)
     facts = check_unet_config(unet_config, layout.unet_config)
     schedule, defaults = schedule_and_defaults(read_json(layout.scheduler_config), layout.scheduler_config)
-    if not layout.weights.is_file():
+    weights = layout.weights
+    if not weights.is_file() and layout.weights.with_name(FP16_WEIGHTS).is_file():
+        weights = layout.weights.with_name(FP16_WEIGHTS)  # the fp16 variant alone: read, then used as float32
+    if not weights.is_file():
+        if layout.weights.with_name(WEIGHTS + ".index.json").is_file():
+            raise ModelError(
+                f"{folder} has sharded weights, which the studio does not open (a UNet2DModel fits one file)."
+            )
         if layout.pickled.is_file():
             raise ModelError(
                 f"{folder} has only pickled weights ({layout.pickled.name}), which the studio never loads; "
@@ -108,7 +117,7 @@ def load_diffusers_folder(folder: str | Path, name: str | None = None, origin: s
             )
         raise ModelError(f"The diffusers folder {folder} has no weights file {layout.weights.name}.")
     net = _build_unet(unet_config, layout.unet_config)
-    _load_weights(net, layout.weights)
+    _load_weights(net, weights)
     info = ModelInfo(
         name=name or folder.name,
         image_size=facts.image_size,
@@ -123,7 +132,7 @@ def load_diffusers_folder(folder: str | Path, name: str | None = None, origin: s
             "config": {k: v for k, v in unet_config.items() if not k.startswith("_")},
             "sampler_defaults": asdict(defaults),
             "layout": layout.kind,
-            "weights_bytes": layout.weights.stat().st_size,
+            "weights_bytes": weights.stat().st_size,
         },
     )
     return DiffusersModel(net, info)

@@ -72,6 +72,9 @@ def check_branch(prepared: PreparedRun, t: int, count: int) -> None:
     plan, ts = prepared.plan, prepared.timesteps
     if not 1 <= count <= MAX_BRANCHES:
         raise OptionError(f"Choose 1 to {MAX_BRANCHES} branches, not {count}.")
+    if plan.sampler_name.on_sigmas:
+        raise OptionError(f"Branches continue DDPM or DDIM runs; a {plan.sampler_name.value} run cannot start "
+                          "part-way.")
     if plan.sampler == "ddim" and plan.eta == 0:
         raise OptionError("DDIM with eta 0 is deterministic, so every branch would be the same; "
                           "use DDPM or an eta above 0.")

@@ -3,7 +3,7 @@
 Each run is what ``diffusion-studio sample`` gives with the same seed and its own settings: the start
 x_T ~ N(0, I) is the first thing its seeded generator draws, so every run starts from the same x_T bit for bit,
 and a stochastic sampler (DDPM, DDIM with eta > 0) draws its later noise from the run's own generator. Nothing
-else is shared. Runs are put on one playhead by t when they share a schedule, else by log-SNR
+else is shared. Runs are put on one playhead by t when they visit the same timesteps, else by log-SNR
 (lambda = log abar_t / (1 - abar_t)), and each run counts its own model calls.
 """
 
@@ -43,12 +43,14 @@ def _whole(text: str, key: str) -> int | None:
 
 
 # key -> (how to read the text, how to apply it to a request, how to name it in a label)
+SAMPLER_LABELS = {"ddpm": "DDPM", "ddim": "DDIM", "euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
 _PLAN = {
-    "sampler": (str.lower, lambda v: v.upper()),
+    "sampler": (str.lower, lambda v: SAMPLER_LABELS.get(v, v)),
     "steps": (lambda s: _whole(s, "steps"), lambda v: "default steps" if v is None else f"{v} steps"),
     "eta": (lambda s: _number(s, "eta"), lambda v: f"eta {v:g}"),
     "spacing": (str.lower, str),
     "variance": (str.lower, lambda v: f"variance {v}"),
+    "churn": (lambda s: _number(s, "churn"), lambda v: f"churn {v:g}"),
 }
 _REQUEST = {
     "guidance": ("cfg_scale", lambda s: _number(s, "guidance"), lambda v: f"guidance {v:g}"),
@@ -58,7 +60,7 @@ _REQUEST = {
     "model": ("model", str, str),
 }
 VARY_KEYS = (*_PLAN, *_REQUEST)
-_SAMPLER_ONLY = {"eta": "ddim", "variance": "ddpm"}  # a change the other samplers would silently ignore
+_SAMPLER_ONLY = {"eta": "ddim", "variance": "ddpm", "churn": "heun"}  # the others would silently ignore it
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,10 @@ def prepare_all(requests: Sequence[RunRequest],
 
 
 def default_match(prepared: Sequence[PreparedRun]) -> str:
-    """By t when every run has the same schedule, else by log-SNR."""
-    first = prepared[0].schedule
-    return "t" if all(p.schedule.same_as(first) for p in prepared[1:]) else "logsnr"
+    """By t when every run visits the same timesteps of the same schedule, else by log-SNR."""
+    first = prepared[0]
+    same = all(p.schedule.same_as(first.schedule) and p.timesteps == first.timesteps for p in prepared[1:])
+    return "t" if same else "logsnr"
 
 
 Progress = Callable[[int, int, str], tuple[Callable[[RecordedStep], None] | None, Callable[[], None]]]

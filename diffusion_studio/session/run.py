@@ -18,14 +18,16 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from diffusion_studio.core.cancel import CancelToken
+from diffusion_studio.core.karras import sigma_sampler
 from diffusion_studio.core.plan import start_sample
 from diffusion_studio.core.samplers import Step, reverse_process
+from diffusion_studio.errors import ModelError, OptionError
 from diffusion_studio.io.frames import EPS_RANGE, to_uint8_batch
 from diffusion_studio.session.request import PreparedRun, RunRequest
 
@@ -84,12 +86,20 @@ def sampler_steps(
     generator: torch.Generator,
     cancel: CancelToken | None = None,
 ) -> Iterator[Step]:
-    """The prepared plan's sampler over ``timesteps`` from ``x_start`` (run_plan's loop with the start given)."""
-    plan = prepared.plan
+    """The prepared plan's sampler over ``timesteps`` from ``x_start`` (run_plan's dispatch with the start given).
+
+    DDPM and DDIM can start part-way (a branch, a continued run); the sigma-grid samplers run whole only.
+    """
+    plan, sched = prepared.plan, prepared.schedule
+    name, guidance = plan.sampler_name, plan.with_guidance_interval()
+    if name.on_sigmas:
+        if list(timesteps) != list(prepared.timesteps):
+            raise OptionError(f"A {name.value} run cannot start part-way (branch or continue); use ddpm or ddim.")
+        return sigma_sampler(name, model, sched, x_start, plan.grid(sched), guidance=guidance, churn=plan.churn,
+                             generator=generator, cancel=cancel)
     return reverse_process(
-        model, prepared.schedule, x_start, timesteps, method=plan.sampler, eta=plan.eta,
-        variance=plan.variance, clip_x0=plan.clip_x0, guidance=plan.guidance, generator=generator,
-        cancel=cancel,
+        model, sched, x_start, timesteps, method=name, eta=plan.eta, variance=plan.variance,
+        clip_x0=plan.clip_x0, guidance=guidance, generator=generator, cancel=cancel,
     )
 
 
@@ -117,6 +127,7 @@ class Run:
     seed: int = 0
     budget: int = RUN_BUDGET_BYTES
     done: int = 0  # steps computed so far (a branch counts the trunk's before its own)
+    notice: str = ""  # something the person should know (e.g. the run moved to the CPU)
     _x_float: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
     _resume: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)  # (x next, rng state)
 
@@ -232,10 +243,30 @@ class Run:
     def start(cls, prepared: PreparedRun, label: str = "", request: RunRequest | None = None,
               cancel: CancelToken | None = None, on_step: Callable[[RecordedStep], None] | None = None,
               budget: int = RUN_BUDGET_BYTES) -> Run:
-        """Seed, draw the start (as :func:`core.plan.run_plan`: the same seed gives the same noise) and record."""
-        plan = prepared.plan
-        if plan.batch != 1:
+        """Seed, draw the start (as :func:`core.plan.run_plan`: the same seed gives the same noise) and record.
+
+        If CUDA runs out of memory, the run starts again on the CPU (same seed, so the same picture), as the
+        frame stream does, and :attr:`notice` says so.
+        """
+        if prepared.plan.batch != 1:
             raise ValueError("A Run holds one picture; use batch 1.")
+        try:
+            return cls._record_from_start(prepared, label, request, cancel, on_step, budget)
+        except torch.cuda.OutOfMemoryError as err:
+            if prepared.device.type == "cpu":
+                raise ModelError("The computer ran out of memory during sampling; try a smaller image.") from err
+            prepared.model.to("cpu")
+            torch.cuda.empty_cache()
+            on_cpu = replace(prepared, device=torch.device("cpu"))
+            run = cls._record_from_start(on_cpu, label, request, cancel, on_step, budget)
+            run.notice = "The GPU ran out of memory, so the run started again on the CPU (same seed)."
+            return run
+
+    @classmethod
+    def _record_from_start(cls, prepared: PreparedRun, label: str, request: RunRequest | None,
+                           cancel: CancelToken | None, on_step: Callable[[RecordedStep], None] | None,
+                           budget: int) -> Run:
+        plan = prepared.plan
         run = cls(prepared, label, request, seed=int(plan.seed), budget=budget)
         generator = torch.Generator("cpu").manual_seed(int(plan.seed))
         x_start = start_sample(plan, prepared.schedule, prepared.shape, generator, prepared.init, prepared.device)
@@ -258,8 +289,8 @@ class Run:
             return cls.start(run.prepared, run.label, run.request, cancel, on_step, run.budget)
         x_next, state = run._resume
         done = run.done
-        new = cls(run.prepared, run.label, run.request, list(run.timesteps), list(run.steps), None, 0,
-                  run.own_from, run.seed, run.budget, done, dict(run._x_float), run._resume)
+        new = cls(run.prepared, run.label, run.request, list(run.timesteps), list(run.steps), own_from=run.own_from,
+                  seed=run.seed, budget=run.budget, done=done, _x_float=dict(run._x_float), _resume=run._resume)
         generator = torch.Generator("cpu")
         generator.set_state(state)
         counter = CallCounter(run.prepared.model)

@@ -68,11 +68,14 @@ def train_unet2d(args, data, out: Path, cfg, device, notice) -> int:
     net = UNet2DNet(config)
     name = args.name or out.name
     count = sum(p.numel() for p in net.parameters())
-    print(
-        f"Training '{name}' (diffusers UNet2DModel): {count:,} parameters, {len(data)} images of {data.size} x "
-        f"{data.size} x {data.channels}, {len(data.class_names) or 'no'} classes, on {device}.",
-        file=sys.stderr,
-    )
+    from diffusion_studio.training.distributed import is_main_process
+
+    if is_main_process():  # under torchrun the other processes stay silent
+        print(
+            f"Training '{name}' (diffusers UNet2DModel): {count:,} parameters, {len(data)} images of {data.size} "
+            f"x {data.size} x {data.channels}, {len(data.class_names) or 'no'} classes, on {device}.",
+            file=sys.stderr,
+        )
 
     def sheet(ema, step: int) -> None:
         grid = sample_grid(ema.model, schedule, data.size)
@@ -91,8 +94,6 @@ def train_unet2d(args, data, out: Path, cfg, device, notice) -> int:
         args.resume,
         sheet,
     )
-    from diffusion_studio.training.distributed import is_main_process
-
     if not is_main_process():
         return 0
     training = command._training_block(args, cfg, device, notice, result.step)

@@ -119,3 +119,36 @@ def test_runs_share_the_frame_store_budget_and_say_what_they_dropped(qtbot) -> N
     assert "memory limit" in view.status.text()
     view.close()
     assert memory.reserved == 20_000  # the window's share is given back
+
+
+def test_exports_what_is_on_screen(qtbot, view: CompareWindow, tmp_path) -> None:
+    from PIL import Image
+
+    view.vary.setText("guidance=1,1;steps=10,5")
+    view.base = RunRequest(model="gaussian", T=40, size=8, plan=SamplingPlan(sampler="ddim"), device="cpu")
+    assert view.start_compare()
+    _wait(qtbot, view)
+    assert view.export_gif_button.isEnabled()
+    view.diff.setChecked(True)
+    view.reference.setValue(2)
+    assert view.group.reference == 1
+    for name, kind in (("c.gif", "gif"), ("c.png", "png")):
+        view.export(tmp_path / name, kind)
+        qtbot.waitUntil(lambda: not view._export_job.running, timeout=20000)
+        with Image.open(tmp_path / name) as im:
+            assert im.width > 2 * 4 * 8  # two runs of four panes
+    assert "Wrote" in view.status.text()
+
+
+def test_filmstrip_of_the_reference_run_marks_its_decision_step(qtbot, view: CompareWindow) -> None:
+    view.vary.setText("steps=10,5")
+    view.base = RunRequest(model="gaussian", T=40, size=8, plan=SamplingPlan(sampler="ddim"), device="cpu")
+    assert view.start_compare()
+    _wait(qtbot, view)
+    strip = view.strip.strip
+    assert view.strip.isVisible() and strip is not None
+    assert strip.decision in strip.steps and strip.steps[-1] is view.group.runs[0].steps[-1]
+    view.reference.setValue(2)
+    assert view.strip.strip.steps[-1] is view.group.runs[1].steps[-1]
+    view.strip_box.setChecked(False)
+    assert not view.strip.isVisible()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-import diffusion_studio.app.exporting as exporting
+import diffusion_studio.session.export_plan as exporting
 from diffusion_studio.app.exporting import ExportRequest
 from diffusion_studio.io.gif import GifOptions
 

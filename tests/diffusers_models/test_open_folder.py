@@ -62,3 +62,31 @@ def test_class_conditional_model_uses_the_label(tmp_path) -> None:
         model.predict_eps(x_t, t, sched)
     with pytest.raises(OptionError, match="no 'no class' label"):
         model.predict_eps(x_t, t, sched, torch.tensor([3]))  # the null class of classifier-free guidance
+
+
+def test_2022_attention_names_and_the_fp16_variant(tmp_path) -> None:
+    """Weights saved with the old attention names (query/key/value/proj_attn), and only a .fp16 variant file."""
+    from safetensors.torch import load_file, save_file
+
+    unet = make_unet(seed=12)
+    folder = save_flat(tmp_path / "old", unet, diffusers.DDPMScheduler())
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    state = load_file(weights)
+    renames = {".to_q.": ".query.", ".to_k.": ".key.", ".to_v.": ".value.", ".to_out.0.": ".proj_attn."}
+    old = {}
+    for key, value in state.items():
+        for new_name, old_name in renames.items():
+            key = key.replace(new_name, old_name)
+        old[key] = value
+    assert any(".query." in k for k in old)
+    save_file(old, weights)
+    sched = make_schedule("linear", 1000)
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    t = torch.tensor([77])
+    with torch.no_grad():
+        expected = unet(x, t).sample
+    torch.testing.assert_close(load_model(folder).predict_eps(x, t, sched), expected)
+    save_file({k: v.half() for k, v in state.items()}, folder / "diffusion_pytorch_model.fp16.safetensors")
+    weights.unlink()
+    got = load_model(folder).predict_eps(x, t, sched)
+    torch.testing.assert_close(got, expected, rtol=2e-2, atol=2e-2)  # fp16 weights, float32 arithmetic

@@ -125,3 +125,17 @@ def test_hostile_scheduler_configs_are_one_sentence(config: dict, words: str) ->
         schedule_and_defaults(config, PATH)
     message = str(info.value)
     assert "\n" not in message and str(PATH) in message and message.endswith((".", ")"))
+
+
+@pytest.mark.parametrize(
+    ("cls", "sampler"),
+    [("DDPMScheduler", "ddpm"), ("DDIMScheduler", "ddim"), ("EulerDiscreteScheduler", "euler"),
+     ("HeunDiscreteScheduler", "heun"), ("DPMSolverMultistepScheduler", "dpmpp_2m"), ("PNDMScheduler", "ddpm")],
+)
+def test_the_named_scheduler_sets_the_default_sampler(cls: str, sampler: str) -> None:
+    assert schedule_and_defaults({"_class_name": cls}, PATH)[1].sampler == sampler
+
+
+def test_karras_sigmas() -> None:
+    config = {"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": True, "timestep_spacing": "linspace"}
+    assert schedule_and_defaults(config, PATH)[1].spacing == "karras"

@@ -81,3 +81,19 @@ def test_bad_requests_get_one_error_line(argv, tmp_path: Path, capsys, monkeypat
     assert main([*argv[:1], *FAST, *argv[1:]]) == 2
     _error_line(capsys)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("argv", [
+    ["sample", "--branch-at", "-5", "--gif", "x.gif"],
+    ["sample", "--branch-at", "10", "--branches", "0", "--gif", "x.gif"],
+    ["sample", "--filmstrip", "s.png", "--filmstrip-frames", "1"],
+    ["sample", "--filmstrip", "s.png", "--decision-tol", "nan"],
+    ["sample", "--filmstrip", "s.png", "--png", "s.png"],
+    ["compare", "--vary", "sampler=ddpm,ddim", "--rows", "0", "--png", "x.png"],
+    ["compare", "--vary", "sampler=ddpm,ddim", "--diff-against", "x", "--png", "x.png"],
+])
+def test_bad_numbers_and_clashing_paths_get_one_error_line(argv, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv[:1], *FAST, *argv[1:]]) == 2
+    _error_line(capsys)
+    assert not list(tmp_path.iterdir())

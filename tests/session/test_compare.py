@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.errors import OptionError
@@ -86,3 +87,19 @@ def test_a_change_the_sampler_ignores_is_refused() -> None:
     assert parse_vary(["eta=0,1"])[1].apply(ddim).plan.eta == 1.0
     with pytest.raises(OptionError, match="DDPM only"):
         parse_vary(["variance=beta,beta_tilde"])[0].apply(ddim)
+
+
+def test_sigma_grid_samplers_compare_from_the_same_z_and_count_heuns_two_calls() -> None:
+    base = replace(BASE, plan=replace(BASE.plan, steps=10))
+    group = compare(base, parse_vary(["sampler=ddim,euler,heun,dpmpp_2m"]))
+    assert group.labels == ["DDIM", "Euler", "Heun", "DPM-Solver++(2M)"]
+    assert group.model_calls() == [10, 10, 19, 10]  # Heun: 2 a step, except the last
+    start = group.runs[0].x_t_float(0)
+    for run in group.runs[1:]:  # the same z, times diffusers' init_noise_sigma in VP scale on a sigma grid
+        plan = run.prepared.plan
+        scale = plan.grid(run.prepared.schedule).start_scale if plan.sampler_name.on_sigmas else 1.0
+        assert torch.allclose(run.x_t_float(0) / scale, start, rtol=1e-6, atol=0)
+    with pytest.raises(OptionError, match="part-way"):
+        from diffusion_studio.session.branching import branch
+
+        branch(group.runs[2], 50, 2)

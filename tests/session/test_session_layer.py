@@ -26,6 +26,11 @@ SESSION_MODULES = [
     "diffusion_studio.session.compare",
     "diffusion_studio.session.exports",
     "diffusion_studio.session.forward_view",
+    "diffusion_studio.session.export_plan",
+    "diffusion_studio.session.branching",
+    "diffusion_studio.session.seeds",
+    "diffusion_studio.session.filmstrip",
+    "diffusion_studio.commands.compare",
     "diffusion_studio.runs",
     "diffusion_studio.core",
     "diffusion_studio.io.gif",
@@ -46,13 +51,16 @@ def test_session_imports_without_qt() -> None:
 
 
 def test_old_module_names_still_work() -> None:
+    import diffusion_studio.app.exporting as old_exporting
     import diffusion_studio.app.forward_view as old_forward
     import diffusion_studio.runs as old_runs
+    import diffusion_studio.session.export_plan as export_plan
     import diffusion_studio.session.forward_view as forward
     import diffusion_studio.session.request as request
 
     assert old_runs.RunRequest is request.RunRequest and old_runs.prepare_run is request.prepare_run
     assert old_forward.ForwardProcess is forward.ForwardProcess
+    assert old_exporting.run_export is export_plan.run_export and old_exporting.estimate is export_plan.estimate
 
 
 def test_one_device_choice() -> None:
@@ -113,3 +121,25 @@ def test_a_run_over_its_budget_keeps_every_kth_step_and_says_so() -> None:
     whole = Run.start(fake_prepared(FakeModel(), sampler="ddpm", T=100, seed=4, shape=(3, 16, 16)))
     np.testing.assert_array_equal(run.final.x_t, whole.final.x_t)  # only storage changes, never the run
     assert whole.note() == ""
+
+
+def test_cuda_out_of_memory_restarts_the_run_on_the_cpu(monkeypatch) -> None:
+    import diffusion_studio.session.run as run_module
+
+    class RunsOutOnce(FakeModel):
+        def predict_eps(self, x_t, t, schedule, y=None):
+            if self.calls == 3 and not hasattr(self, "failed"):
+                self.failed = True
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+            return super().predict_eps(x_t, t, schedule, y)
+
+    real_start = run_module.start_sample
+    monkeypatch.setattr(run_module, "start_sample", lambda *a: real_start(*a[:-1], "cpu"))  # no GPU here
+    prepared = fake_prepared(RunsOutOnce(), sampler="ddpm", T=30, seed=5)
+    prepared.device = torch.device("cuda")
+    run = Run.start(prepared, "gpu")
+    assert run.finished and run.prepared.device.type == "cpu" and "CPU" in run.notice
+    same = Run.start(fake_prepared(FakeModel(), sampler="ddpm", T=30, seed=5))
+    np.testing.assert_array_equal(run.final.x_t, same.final.x_t)  # same seed, same picture
+    with pytest.raises(Exception, match="ran out of memory"):
+        Run.start(fake_prepared(RunsOutOnce(), sampler="ddpm", T=30))  # on the CPU there is nowhere to go
