@@ -85,9 +85,10 @@ class SchedulerDefaults:
 
 def is_diffusers_folder(folder: Path) -> bool:
     """True when ``folder`` looks like either diffusers layout (a file named as diffusers names them)."""
-    return (folder / "model_index.json").is_file() or (
-        (folder / "config.json").is_file() and (folder / "scheduler_config.json").is_file()
-    )
+    if (folder / "model_index.json").is_file():
+        return True
+    named = ("scheduler_config.json", WEIGHTS, PICKLED_WEIGHTS)  # a missing one is then named by the loader
+    return (folder / "config.json").is_file() and any((folder / name).is_file() for name in named)
 
 
 def find_layout(folder: Path) -> DiffusersLayout:

@@ -152,6 +152,7 @@ def test_hostile_unet_configs_are_one_sentence(tmp_path, edit, words) -> None:
         (lambda f: (f / "config.json").write_text("[1, 2]", encoding="utf-8"), "JSON object"),
         (lambda f: (f / WEIGHTS).write_bytes(b"\x00" * 40), "safetensors"),
         (lambda f: (f / WEIGHTS).unlink(), "no weights file"),
+        (lambda f: (f / "scheduler_config.json").unlink(), "scheduler_config.json is missing"),
         (lambda f: (f / "scheduler_config.json").write_text('{"beta_schedule": 3}', encoding="utf-8"), "beta_schedule"),
     ],
 )
