@@ -62,6 +62,11 @@ class CallCounter:
         self.evaluations += int(x_t.shape[0])
         return self.model.predict_eps(x_t, t, schedule, y)
 
+    def forward(self, x_t, t, schedule, y=None):
+        """The raw output (x0 or v), which the sigma-grid samplers read directly as diffusers does: a call too."""
+        self.evaluations += int(x_t.shape[0])
+        return self.model.forward(x_t, t, schedule, y)
+
     def __getattr__(self, name: str):
         return getattr(self.model, name)
 
