@@ -94,7 +94,7 @@ def test_main_window_hook_opens_and_closes_it(make_window) -> None:
     actions = [a for a in window.menuBar().actions() if a.text().replace("&", "") == "Run"]
     names = [a.text() for a in actions[0].menu().actions()]
     assert "Compare and &Branch…" in names
-    from diffusion_studio.app.compare_view import open_compare
+    from diffusion_studio.app.compare_hook import open_compare
 
     view = open_compare(window)
     assert view.isVisible() and view.base.model == window.controls.request(window.forward.image).model
@@ -155,7 +155,7 @@ def test_filmstrip_of_the_reference_run_marks_its_decision_step(qtbot, view: Com
 
 
 def test_branch_from_here_continues_the_main_windows_run(make_window, qtbot) -> None:
-    from diffusion_studio.app.compare_view import branch_from_main
+    from diffusion_studio.app.compare_hook import branch_from_main
 
     w = make_window()
     assert branch_from_main(w) is None  # nothing run yet: a status message, no window
