@@ -140,6 +140,25 @@ def choices_list(allowed: Iterable[str]) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
+def number_list(lo: float, hi: float) -> Callable[[str], tuple[float, ...]]:
+    """A type for a comma-separated, non-empty list of finite numbers in [lo, hi] (e.g. timesteps)."""
+    one = number(lo, hi)
+
+    def parse(text: str) -> tuple[float, ...]:
+        parts = [p for p in str(text).split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"takes comma-separated numbers {_range_text(lo, hi)}; not '{text}'.")
+        try:
+            return tuple(one(p) for p in parts)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"takes comma-separated numbers {_range_text(lo, hi)}; not '{text}'."
+            ) from None
+
+    parse.__name__ = "list"
+    return parse
+
+
 def distinct_outputs(**paths: Path | None) -> None:
     """Two outputs of one command must not be the same file (the second would replace the first)."""
     seen: dict[Path, str] = {}
