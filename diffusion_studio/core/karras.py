@@ -55,7 +55,8 @@ class _Denoiser:
         g, model = self.guidance, self.model
         kind = getattr(getattr(model, "info", None), "prediction", Prediction.EPSILON.value)
         classifier = g.classifier is not None and g.classifier_scale != 0 and self.y is not None
-        if kind == Prediction.EPSILON.value or classifier or not hasattr(model, "forward"):
+        # a wrapper that forwards attributes (a call counter, say) wraps predict_eps only: read it through that
+        if kind == Prediction.EPSILON.value or classifier or not hasattr(type(model), "forward"):
             return None
         return kind
 
