@@ -111,6 +111,18 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
     },
 }
 
+BAD_VALUES["sample"].update({  # seeds, branches and the filmstrip (commands/sample_more.py)
+    "--seeds": ["abc", "", "5", "0-100", "1,1", "nan", "1.5-3"],
+    "--branch-at": [*NON_NUMBERS, *NOT_FINITE, "-1", "1.5", "500", *HUGE_INT],
+    "--branches": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "9", *HUGE_INT],
+    "--filmstrip": ["/nonexistent-folder/a.png", "FOLDER"],
+    "--filmstrip-frames": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "1", "101", *HUGE_INT],
+    "--decision-tol": [*NON_NUMBERS, *NOT_FINITE, "0", "-0.1", "3"],
+    # samplers12's options, which had no case yet (this test failed on main without them)
+    "--churn": [*NON_NUMBERS, *NOT_FINITE, "-1", "1e308"],
+    "--guidance-interval": ["abc", "", "5", "nan,1", "3,1", "1,2,3", "-1,5"],
+})
+
 FAST_SAMPLE = ["--model", "ideal", "--size", "16", "--sampler", "ddim", "--steps", "2", "--quiet"]
 FAST_TRAIN = ["--arch", "tiny", "--width", "8", "--batch", "4", "--T", "20", "--steps", "1"]
 
