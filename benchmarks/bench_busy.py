@@ -15,6 +15,7 @@ busy/idle (goal <= 1.6x; a fair share of the cores with two busy processes on tw
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import statistics
@@ -42,11 +43,14 @@ def _command(policy: str, argv: list[str]) -> list[str]:
     return [sys.executable, "-m", "diffusion_studio", *argv]
 
 
-def _timed(policy: str, argv: list[str]) -> tuple[float, float | None]:
-    """(whole process seconds, sampling seconds from the progress line or None)."""
+def _timed(policy: str, argv: list[str], timeout: float) -> tuple[float, float | None]:
+    """(whole process seconds, sampling seconds from the progress line or None); inf past ``timeout``."""
     env = {k: v for k, v in os.environ.items() if k not in POLICY_VARS}
     start = time.perf_counter()
-    out = subprocess.run(_command(policy, argv), capture_output=True, text=True, env=env, check=False)
+    try:
+        out = subprocess.run(_command(policy, argv), capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return float("inf"), float("inf")
     wall = time.perf_counter() - start
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{out.stderr[-2000:]}")
@@ -77,6 +81,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--busy", type=int, default=2, help="busy processes beside the run (default 2)")
     parser.add_argument("--quick", action="store_true", help="tiny runs: check that the script works")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds before a run counts as > that")
     args = parser.parse_args()
     sample = [*SAMPLE[:-1], "20"] if args.quick else SAMPLE
     train_steps, train_batch = (3, 8) if args.quick else (TRAIN_STEPS, 32)
@@ -102,9 +107,10 @@ def main() -> None:
                             argv[argv.index("--out") + 1] = str(Path(tmp) / f"m{time.monotonic_ns()}")
                         if load == "busy":
                             with Busy(args.busy):
-                                wall, sampling = _timed(policy, argv)
+                                wall, sampling = _timed(policy, argv, args.timeout)
                         else:
-                            wall, sampling = _timed(policy, argv)
+                            wall, sampling = _timed(policy, argv, args.timeout)
+                        print(f"  {name}, {policy}, {load}: {wall:.2f} s", file=sys.stderr, flush=True)
                         if name.startswith("sample"):
                             results.setdefault((name, policy, load), []).append(sampling or wall)
                             results.setdefault(("sample (process)", policy, load), []).append(wall)
@@ -117,7 +123,13 @@ def main() -> None:
         for policy in ("torch default", "ours"):
             idle = statistics.median(results[(name, policy, "idle")])
             busy = statistics.median(results[(name, policy, "busy")])
-            print(f"| {name} | {policy} | {idle:.2f} s | {busy:.2f} s | {busy / idle:.2f}x | <= 1.6x |")
+            ratio = f"{busy / idle:.2f}x" if math.isfinite(idle) and math.isfinite(busy) else "-"
+            cells = f"{_seconds(idle, args.timeout)} | {_seconds(busy, args.timeout)}"
+            print(f"| {name} | {policy} | {cells} | {ratio} | <= 1.6x |")
+
+
+def _seconds(value: float, timeout: float) -> str:
+    return f"{value:.2f} s" if math.isfinite(value) else f"> {timeout:.0f} s"
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from diffusion_studio.app.compare_view import CompareWindow  # noqa: E402
 from diffusion_studio.core.plan import SamplingPlan  # noqa: E402
 from diffusion_studio.core.schedules import make_schedule  # noqa: E402
+from diffusion_studio.session.frames import FINAL_T, StepFrames  # noqa: E402
 from diffusion_studio.session.request import PreparedRun, RunRequest  # noqa: E402
-from diffusion_studio.session.run import FINAL_T, RecordedStep, Run  # noqa: E402
+from diffusion_studio.session.run import Run  # noqa: E402
 
 
 def fake_run(label: str, steps: int, size: int, rng: np.random.Generator) -> Run:
@@ -40,8 +41,8 @@ def fake_run(label: str, steps: int, size: int, rng: np.random.Generator) -> Run
     def pic() -> np.ndarray:
         return rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
 
-    run.steps = [RecordedStep(i, t, t - 1, pic(), pic(), pic()) for i, t in enumerate(run.timesteps)]
-    run.final = RecordedStep(steps, FINAL_T, FINAL_T, pic(), pic(), pic())
+    run.steps = [StepFrames(i, steps, t, t - 1, pic(), pic(), pic()) for i, t in enumerate(run.timesteps)]
+    run.final = StepFrames(steps, steps, FINAL_T, FINAL_T, pic(), pic(), pic())
     run.done, run.model_calls = steps, steps
     return run
 

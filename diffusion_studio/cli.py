@@ -154,10 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run_app([])
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
-        if hasattr(args, "threads"):
-            from diffusion_studio.threads import configure_threads
+        from diffusion_studio.threads import configure_threads
 
-            configure_threads(args.threads)
+        configure_threads(getattr(args, "threads", None))  # every command, --threads where it has one
         return int(module.run(args) or 0)
     except StudioError as err:
         return _fail(str(err))

@@ -10,8 +10,8 @@ slower with two threads than with one on a two-core machine running two other bu
 - when the machine is busy (at least half a core in use by others), also set ``OMP_WAIT_POLICY=PASSIVE``
   before torch is imported, so that waiting threads sleep instead of spinning against the other programs;
   on an idle machine OpenMP keeps its default (brief spinning, the fastest hand-over between small ops);
-- ``--threads N`` or the environment variable ``DIFFUSION_STUDIO_THREADS`` override the count; a user's own
-  ``OMP_WAIT_POLICY`` is never changed.
+- ``--threads N`` or the environment variable ``DIFFUSION_STUDIO_THREADS`` override the count, and so does
+  ``OMP_NUM_THREADS`` when set (torchrun sets it to 1 per process); a user's own ``OMP_WAIT_POLICY`` is kept.
 """
 
 from __future__ import annotations
@@ -71,12 +71,14 @@ def busy_cores(sample_s: float = _SAMPLE_S) -> float:
 
 
 def requested_threads(option: int | None = None) -> int | None:
-    """``--threads`` if given, else ``DIFFUSION_STUDIO_THREADS`` (checked), else None."""
+    """``--threads`` if given, else ``DIFFUSION_STUDIO_THREADS`` (checked), else a valid ``OMP_NUM_THREADS``
+    (which torchrun sets to 1 for each of several processes), else None."""
     if option is not None:
         return option
     text = os.environ.get(ENV_VAR, "").strip()
     if not text:
-        return None
+        omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+        return int(omp) if omp.isdigit() and 1 <= int(omp) <= MAX_THREADS else None
     try:
         value = int(text)
     except ValueError:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from diffusion_studio.app.elided_label import ElidedLabel
-from diffusion_studio.app.help_texts import model_note, start_note
+from diffusion_studio.app.help_texts import cost_note, model_note, start_note
 from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T, SCHEDULE_NAMES, Schedule, make_schedule
 from diffusion_studio.core.steps import Spacing, Variance
@@ -191,6 +191,8 @@ class ControlsPanel(QWidget):
         samp.addRow("Spacing", self.spacing)
         samp.addRow(self.clip)
         samp.addRow("Seed", seed_row)
+        self.cost_note = _note_label()
+        samp.addRow(self.cost_note)
 
         cond_box, cond = _form("Class and guidance")
         self.class_combo = QComboBox()
@@ -476,6 +478,7 @@ class ControlsPanel(QWidget):
         self.strength_t0.setText(f"t0 = {t0}" if from_image else "")
         _say(self.model_note, model_note(info))
         _say(self.start_note, start_note(info, self.source(), self._image_shape, t0))
+        _say(self.cost_note, cost_note(info, self.method.currentData(), self.steps.value(), self.schedule().T))
 
     def start_t(self) -> int:
         """SDEdit's start t0 = strength·(T−1) (used when starting from a picture)."""

@@ -48,6 +48,15 @@ def start_note(info: ModelInfo, source: str, image_shape: tuple[int, ...] | None
             "not your picture. Choose “Pure noise” to sample the model freely.")
 
 
+def cost_note(info: ModelInfo, sampler: str, steps: int, T: int) -> str:  # noqa: N803 - the paper's T
+    """Warn before a long run of a trained network: DDPM over every t is T model calls ('' when short)."""
+    calls = steps or (T if sampler == "ddpm" else 50)
+    if info.schedule is None or calls <= 200:
+        return ""
+    return (f"{calls} steps: {calls} calls of the {info.name} network, about a minute on a laptop CPU. DDIM with "
+            "50 steps draws a similar picture in a few seconds.")
+
+
 PANE_TIPS = {
     "forward": (
         "x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε: the picture after t steps of noise, in one closed-form jump",

@@ -1,5 +1,6 @@
-"""Names of what is on screen, for the maths panel and the export captions (no Qt): the run's model, class,
-guidance, sampler, steps and seed, and the maths state of the step shown."""
+"""Names of what is on screen, for the maths panel and the export captions: the run's model, class, guidance,
+sampler, steps and seed (read from the run and, for class names, from the controls), and the maths state of the
+step shown."""
 
 from __future__ import annotations
 

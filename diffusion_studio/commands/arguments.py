@@ -20,6 +20,7 @@ from diffusion_studio.errors import OptionError
 SEED_MAX = 2**64 - 1  # torch.Generator.manual_seed takes 0 .. 2**64 - 1 (negatives wrap around)
 MAX_PICTURE_SIDE = 16384  # pixels: any GIF/PNG/sheet wider or taller than this is refused
 GIB = 1024**3
+MIN_FPS = 0.1  # a GIF stores a frame's delay in 1/100 s as 16 bits (at most 655 s); 10 s a frame is plenty
 
 
 def _fmt(v: float) -> str:
@@ -135,6 +136,25 @@ def choices_list(allowed: Iterable[str]) -> Callable[[str], tuple[str, ...]]:
         if bad or not names:
             raise argparse.ArgumentTypeError(f"takes names from {','.join(allowed)}, comma-separated; not '{text}'.")
         return names
+
+    parse.__name__ = "list"
+    return parse
+
+
+def number_list(lo: float, hi: float) -> Callable[[str], tuple[float, ...]]:
+    """A type for a comma-separated, non-empty list of finite numbers in [lo, hi] (e.g. timesteps)."""
+    one = number(lo, hi)
+
+    def parse(text: str) -> tuple[float, ...]:
+        parts = [p for p in str(text).split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"takes comma-separated numbers {_range_text(lo, hi)}; not '{text}'.")
+        try:
+            return tuple(one(p) for p in parts)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"takes comma-separated numbers {_range_text(lo, hi)}; not '{text}'."
+            ) from None
 
     parse.__name__ = "list"
     return parse

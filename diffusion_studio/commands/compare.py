@@ -23,10 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from diffusion_studio.commands import arguments
     from diffusion_studio.session.exports import GROUP_PANELS
 
-    for action in p._actions:  # a comparison also draws the 'diff' panel
+    for action in p._actions:  # a comparison also draws the 'diff' panel, and shows x0-hat beside x_t by default
         if action.dest == "panels":
             action.type = arguments.choices_list(GROUP_PANELS)
-            action.help = f"panels, comma-separated from {','.join(GROUP_PANELS)} (default x_t)"
+            action.default = "x_t,x0"
+            action.help = f"panels of each run, comma-separated from {','.join(GROUP_PANELS)} (default x_t,x0)"
     c = p.add_argument_group("comparison")
     c.add_argument(
         "--vary", action="append", default=None, metavar="KEY=V1,V2",

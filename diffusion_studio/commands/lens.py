@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from diffusion_studio.commands import arguments as A  # argument types: one error: line before any work
 from diffusion_studio.core.plan import SamplingPlan, run_plan
+from diffusion_studio.core.schedules import MAX_T, MIN_T
 from diffusion_studio.core.steps import SamplerName, Spacing
 from diffusion_studio.errors import OptionError
 
@@ -25,28 +27,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=KINDS, help="which lens: error, spectrum or trajectory")
     p.add_argument("--model", default="ideal", help="model name or folder (default ideal)")
     p.add_argument("--schedule", default=None, help="noise schedule, closed-form models only (default linear)")
-    p.add_argument("--T", type=int, default=None, help="number of diffusion steps, closed-form models only")
-    p.add_argument("--size", type=int, default=None, help="image side for closed-form models (default 64)")
+    p.add_argument(
+        "--T", type=A.whole(MIN_T, MAX_T), default=None, help="number of diffusion steps, closed-form models only"
+    )
+    p.add_argument("--size", type=A.whole(8, 1024), default=None, help="image side for closed-form models (default 64)")
     p.add_argument("--class", dest="class_label", default=None, help="class name or index")
-    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
+    p.add_argument("--guidance", type=A.number(-100, 100), default=1.0, help="classifier-free guidance scale")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0, help="the start noise shared by every run")
+    p.add_argument("--seed", type=A.seed, default=0, help="the start noise shared by every run")
     p.add_argument(
         "--samplers",
         default="euler,heun,dpmpp_2m",
         help="comma-separated samplers, one run each (spectrum uses the first); default euler,heun,dpmpp_2m",
     )
-    p.add_argument("--steps", type=int, default=10, help="steps per run (default 10)")
+    p.add_argument("--steps", type=A.whole(1, MAX_T), default=10, help="steps per run (default 10)")
     p.add_argument(
         "--spacing",
         default="karras",
         choices=[e.value for e in Spacing],
         help="step spacing (default karras; DDPM/DDIM runs use trailing instead of karras)",
     )
-    p.add_argument("--at", default=None, help="spectrum: timesteps to show, e.g. 800,400,50 (default 0.8T,0.4T,0.05T)")
-    p.add_argument("--substeps", type=int, default=8, help="error: reference Heun steps per run step (default 8)")
-    p.add_argument("--png", type=Path, required=True, help="write the plot here")
-    p.add_argument("--csv", type=Path, default=None, help="also write the numbers as CSV")
+    p.add_argument(
+        "--at",
+        type=A.number_list(0, MAX_T - 1),
+        default=None,
+        help="spectrum: timesteps to show, e.g. 800,400,50 (default 0.8T,0.4T,0.05T)",
+    )
+    p.add_argument(
+        "--substeps", type=A.whole(1, 64), default=8, help="error: reference Heun steps per run step (default 8)"
+    )
+    p.add_argument("--png", type=A.output_file, required=True, help="write the plot here")
+    p.add_argument("--csv", type=A.output_file, default=None, help="also write the numbers as CSV")
 
 
 def _samplers(text: str) -> list[SamplerName]:
@@ -136,7 +147,7 @@ def _spectrum(args, prepared, runs) -> None:
 
     label, steps = runs[0]
     T = prepared.schedule.T  # noqa: N806
-    wanted = [float(v) for v in args.at.split(",")] if args.at else [0.8 * T, 0.4 * T, 0.05 * T]
+    wanted = list(args.at) if args.at else [0.8 * T, 0.4 * T, 0.05 * T]
     panels, rows = [], []
     for want in wanted:
         step = min(steps, key=lambda s: abs((s.time if s.time is not None else s.t) - want))

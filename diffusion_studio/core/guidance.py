@@ -54,14 +54,19 @@ def guided_eps_parts(
     y: torch.Tensor | None,
     null_class: int,
     cfg_scale: float = 1.0,
+    predict=None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(guided eps, eps_cond - eps_uncond): the difference is None when only one of the two was computed."""
+    """(guided eps, eps_cond - eps_uncond): the difference is None when only one of the two was computed.
+
+    ``predict`` replaces ``model.predict_eps`` (e.g. the raw x0 or v output: the combination is affine in it).
+    """
+    predict = predict or model.predict_eps
     if y is None or cfg_scale == 1.0:
-        return model.predict_eps(x_t, t, schedule, y), None
+        return predict(x_t, t, schedule, y), None
     null = torch.full_like(y, null_class)
     if cfg_scale == 0.0:
-        return model.predict_eps(x_t, t, schedule, null), None
-    both = model.predict_eps(torch.cat([x_t, x_t]), torch.cat([t, t]), schedule, torch.cat([y, null]))
+        return predict(x_t, t, schedule, null), None
+    both = predict(torch.cat([x_t, x_t]), torch.cat([t, t]), schedule, torch.cat([y, null]))
     eps_cond, eps_uncond = both.chunk(2)
     return cfg_combine(eps_uncond, eps_cond, cfg_scale), eps_cond - eps_uncond
 

@@ -20,6 +20,7 @@ import torch
 
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.core.guidance import classifier_log_prob_grad, ddim_classifier_eps, guided_eps_parts
+from diffusion_studio.core.parameterization import Prediction
 from diffusion_studio.core.samplers import Guidance, Step, _check_finite, _noise
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.sigmas import SigmaGrid, dpm_grid, euler_grid, sigma_to_t, trained_sigmas
@@ -48,6 +49,75 @@ class _Denoiser:
             grad = classifier_log_prob_grad(g.classifier, x_vp, t_batch, self.y)
             eps = ddim_classifier_eps(eps, abar, grad, g.classifier_scale)
         return eps
+
+    def _raw_kind(self) -> str | None:
+        """ "sample" or "v_prediction" when the model's raw output can be read directly, else None (through eps)."""
+        g, model = self.guidance, self.model
+        kind = getattr(getattr(model, "info", None), "prediction", Prediction.EPSILON.value)
+        classifier = g.classifier is not None and g.classifier_scale != 0 and self.y is not None
+        # a wrapper that forwards attributes (a call counter, say) wraps predict_eps only: read it through that
+        if kind == Prediction.EPSILON.value or classifier or not hasattr(type(model), "forward"):
+            return None
+        return kind
+
+    def _raw(self, x_vp: torch.Tensor, time: float | int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        g = self.guidance
+        dtype = torch.long if isinstance(time, (int, np.integer)) else torch.float32
+        t_batch = torch.full((x_vp.shape[0],), time, dtype=dtype, device=x_vp.device)
+        with torch.no_grad():
+            out, delta = guided_eps_parts(
+                self.model,
+                x_vp,
+                t_batch,
+                self.sched,
+                self.y,
+                g.null_class,
+                g.cfg_scale_at(float(time)),
+                self.model.forward,
+            )
+        _check_finite(out, time)
+        return out, delta
+
+    def denoise(
+        self, x: torch.Tensor, x_vp: torch.Tensor, sigma: torch.Tensor, time: float | int, abar: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(D(x; sigma), eps-hat) for the VE sample x (``x_vp`` the model's input), as diffusers' Euler and Heun
+        read the model: eps -> x - sigma eps; x0 -> the output; v -> -sigma/sqrt(sigma^2 + 1) v + x/(sigma^2 + 1)."""
+        kind = self._raw_kind()
+        if kind is None:
+            eps = self.eps(x_vp, time, abar)
+            return x - sigma * eps, eps
+        out, delta = self._raw(x_vp, time)
+        if kind == Prediction.SAMPLE.value:
+            denoised = out
+        else:
+            denoised = out * (-sigma / (sigma**2 + 1) ** 0.5) + (x / (sigma**2 + 1))
+        # the guidance difference in eps terms: eps = (x - D) / sigma
+        if delta is not None:
+            delta = -delta / sigma if kind == Prediction.SAMPLE.value else delta / (sigma**2 + 1) ** 0.5
+        self.delta = delta
+        return denoised, (x - denoised) / sigma
+
+    def x0_eps(
+        self, x: torch.Tensor, time: int, alpha: torch.Tensor, s: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x0-hat, eps-hat) of a VP sample x = alpha x0 + s eps, as diffusers' DPM-Solver reads the model output.
+
+        An x0- or v-predicting model's raw output is read at this (alpha, s), the grid's noise level, and not at
+        its integer model time's (they differ on Karras sigmas); an eps model, or classifier guidance, goes
+        through :meth:`eps`.
+        """
+        kind = self._raw_kind()
+        if kind is None:
+            eps = self.eps(x, time, float(alpha) ** 2)
+            return (x - s * eps) / alpha, eps
+        out, delta = self._raw(x, time)
+        x0 = out if kind == Prediction.SAMPLE.value else alpha * x - s * out  # v: x0 = alpha x - s v
+        # the guidance difference in eps terms: eps = (x - alpha x0) / s, so d eps = -(alpha / s) d x0
+        if delta is not None:
+            delta = -(alpha / s) * (delta if kind == Prediction.SAMPLE.value else -s * delta)
+        self.delta = delta
+        return x0, (x - alpha * x0) / s
 
 
 def _denoiser(model, sched: Schedule, guidance: Guidance | None, x: torch.Tensor) -> _Denoiser:
@@ -106,9 +176,8 @@ def euler_sampler(
     for i in range(len(grid)):
         if cancel is not None and cancel.cancelled:
             return
-        eps = den.eps(x_vp, grid.times[i].item(), grid.alpha_bar(i))
+        denoised, eps = den.denoise(x, x_vp, s[i], grid.times[i].item(), grid.alpha_bar(i))  # D(x_i; sigma_i)
         delta = den.delta
-        denoised = x - s[i] * eps  # D(x_i; sigma_i)
         d = (x - denoised) / s[i]
         x_next = x + d * (s[i + 1] - s[i])
         x_next_vp = x_next / ve[i + 1]
@@ -164,16 +233,17 @@ def heun_sampler(
             x_hat = x + _noise(x, generator) * (s_noise * (s_hat**2 - s[i] ** 2) ** 0.5)
             x_in = x_hat / _ve_scale(s_hat)
             time, abar = float(sigma_to_t(np.array(float(s_hat)), log_table)), 1.0 / (1.0 + float(s_hat) ** 2)
-        eps = den.eps(x_in, time, abar)
+        denoised, eps = den.denoise(x_hat, x_in, s_hat, time, abar)
         delta = den.delta
-        denoised = x_hat - s_hat * eps
         d = (x_hat - denoised) / s_hat
         dt = s[i + 1] - s_hat
         x_next = x_hat + d * dt
         calls = 1
         if s[i + 1] != 0:
-            eps2 = den.eps(x_next / ve[i + 1], grid.times[i + 1].item(), grid.alpha_bar(i + 1))
-            d2 = (x_next - (x_next - s[i + 1] * eps2)) / s[i + 1]
+            denoised2, _ = den.denoise(
+                x_next, x_next / ve[i + 1], s[i + 1], grid.times[i + 1].item(), grid.alpha_bar(i + 1)
+            )
+            d2 = (x_next - denoised2) / s[i + 1]
             x_next = x_hat + (d + d2) / 2 * dt
             calls = 2
         x_next_vp = x_next / ve[i + 1]
@@ -224,9 +294,8 @@ def dpmpp_2m_sampler(
             return
         (alpha_s, s_s), lam_s = coeffs[i], lams[i]
         time = grid.times[i].item()
-        eps = den.eps(x, time, grid.alpha_bar(i))
+        x0, eps = den.x0_eps(x, time, alpha_s, s_s)
         delta = den.delta
-        x0 = (x - s_s * eps) / alpha_s
         if sig[i + 1] == 0:
             x_next = x0  # first order to sigma = 0: (0 / s_i) x_i + x0_i
         else:

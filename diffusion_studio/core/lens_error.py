@@ -60,8 +60,7 @@ class _Reference:
         self.calls += 1
         time = float(sigma_to_t(np.array(sigma), self.log_table))
         abar = 1.0 / (1.0 + sigma * sigma)
-        eps = self.den.eps(x * math.sqrt(abar), time, abar)
-        return x - sigma * eps
+        return self.den.denoise(x, x * math.sqrt(abar), sigma, time, abar)[0]
 
     def integrate(self, x: torch.Tensor, s_from: float, s_to: float, substeps: int, d0: torch.Tensor) -> torch.Tensor:
         """Heun from s_from down to s_to (> 0) in ``substeps`` log-uniform steps; ``d0`` is D(x; s_from)."""

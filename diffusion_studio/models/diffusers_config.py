@@ -85,9 +85,10 @@ class SchedulerDefaults:
 
 def is_diffusers_folder(folder: Path) -> bool:
     """True when ``folder`` looks like either diffusers layout (a file named as diffusers names them)."""
-    return (folder / "model_index.json").is_file() or (
-        (folder / "config.json").is_file() and (folder / "scheduler_config.json").is_file()
-    )
+    if (folder / "model_index.json").is_file():
+        return True
+    named = ("scheduler_config.json", WEIGHTS, PICKLED_WEIGHTS)  # a missing one is then named by the loader
+    return (folder / "config.json").is_file() and any((folder / name).is_file() for name in named)
 
 
 def find_layout(folder: Path) -> DiffusersLayout:
@@ -173,6 +174,17 @@ def check_unet_config(config: dict[str, Any], path: Path) -> UNetFacts:
         ):
             raise ModelError(f'{path} has an unusable "{key}" (one block name per entry of block_out_channels).')
     _int(config.get("layers_per_block", 2), "layers_per_block", path, 1, 16)
+    time_embedding = config.get("time_embedding_type", "positional")
+    if time_embedding != "positional":
+        raise ModelError(
+            f"{path} has time_embedding_type {_shown(time_embedding)} (a score-SDE model of continuous noise "
+            "levels); the studio opens DDPM-style U-Nets with positional timestep embeddings."
+        )
+    if config.get("class_embed_type") is not None:
+        raise ModelError(
+            f"{path} has class_embed_type {_shown(config.get('class_embed_type'))}; the studio opens U-Nets whose "
+            "classes are given by num_class_embeds only."
+        )
     classes = config.get("num_class_embeds")
     num_classes = 0 if classes is None else _int(classes, "num_class_embeds", path, 1, 100_000)
     return UNetFacts(side, channels, num_classes)

@@ -19,8 +19,9 @@ from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.errors import OptionError
 from diffusion_studio.io.frames import EPS_RANGE, to_uint8_batch
 from diffusion_studio.session.compare import RunGroup, heat
+from diffusion_studio.session.frames import FINAL_T, StepFrames
 from diffusion_studio.session.request import PreparedRun
-from diffusion_studio.session.run import FINAL_T, CallCounter, RecordedStep, Run, sampler_steps
+from diffusion_studio.session.run import CallCounter, Run, sampler_steps
 
 MAX_BRANCHES = 8
 SPREAD_FULL_SCALE = 1.0  # a standard deviation of 1 ([-1, 1] units: black vs white) is drawn at full heat
@@ -107,7 +108,7 @@ def branch(trunk: Run, t: int, count: int, seed: int | None = None, cancel: Canc
                 x_t = previous[1] if previous is not None and previous[0] is step.x_t else to_uint8_batch(step.x_t)
                 x0, eps = to_uint8_batch(step.x0_pred), to_uint8_batch(step.eps_pred, -EPS_RANGE, EPS_RANGE)
                 for k, run in enumerate(runs):
-                    run.steps.append(RecordedStep(index, step.t, step.t_prev, x_t[k], x0[k], eps[k]))
+                    run.steps.append(StepFrames(index, len(run.timesteps), step.t, step.t_prev, x_t[k], x0[k], eps[k]))
                     run._x_float[index] = step.x_t[k : k + 1].detach().to("cpu", torch.float32).clone()
             previous = (step.x_prev, to_uint8_batch(step.x_prev)) if keeps(index + 1) or last else None
             for run in runs:
@@ -115,7 +116,8 @@ def branch(trunk: Run, t: int, count: int, seed: int | None = None, cancel: Canc
             if last:
                 for k, run in enumerate(runs):
                     final = previous[1][k]
-                    run.final = RecordedStep(len(run.timesteps), FINAL_T, FINAL_T, final, final, eps[k])
+                    n = len(run.timesteps)
+                    run.final = StepFrames(n, n, FINAL_T, FINAL_T, final, final, eps[k])
     finally:
         for run in runs:
             run.model_calls = math.ceil(counter.evaluations / count)

@@ -1,4 +1,4 @@
-"""The one place that turns a device choice ("auto", "cpu", "cuda") into a torch device."""
+"""The one place that turns a device choice ("auto", "cpu", "cuda") into a torch device, and names a device."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """A run as a plain object: its request, its prepared plan, its recorded steps, its label and its cost.
 
-A :class:`Run` records every step compactly: x_t, the predicted x0 and the predicted eps as uint8 pictures
-(what the window and the exports show), and x_t itself in float32 so that a branch (:mod:`.branching`) can
-continue from the exact x_t of any recorded step: 7 bytes per value and step. A run has a byte budget (a
+A :class:`Run` records every step compactly: x_t, the predicted x0 and the predicted eps as uint8 pictures in
+the frame stream's :class:`~diffusion_studio.session.frames.StepFrames` (what the window and the exports show),
+and x_t itself in float32 so that a branch (:mod:`.branching`) can continue from the exact x_t of any recorded
+step: 7 bytes per value and step. A run has a byte budget (a
 comparison splits one budget between its runs, see :func:`share_budget`); when its steps would need more, it
 decides up front to keep every k-th step (and the last, and the finished picture), branch points and the
 playhead snap to those, and :meth:`Run.note` says so in a sentence.
@@ -29,9 +30,9 @@ from diffusion_studio.core.plan import start_sample
 from diffusion_studio.core.samplers import Step, reverse_process
 from diffusion_studio.errors import ModelError, OptionError
 from diffusion_studio.io.frames import EPS_RANGE, to_uint8_batch
+from diffusion_studio.session.frames import FINAL_T, StepFrames
 from diffusion_studio.session.request import PreparedRun, RunRequest
 
-FINAL_T = -1  # the finished picture's place on the timeline (abar_{-1} = 1)
 RUN_BUDGET_BYTES = 768 * 2**20  # one run alone; runs shown together share it (share_budget)
 BYTES_PER_VALUE = 3 + 4  # three uint8 pictures and one float32 x_t per step
 
@@ -47,20 +48,7 @@ def share_budget(runs: int, total: int = RUN_BUDGET_BYTES) -> int:
     return total // max(runs, 1)
 
 
-@dataclass(frozen=True)
-class RecordedStep:
-    """One step as pictures: (H, W, C) uint8 x_t, x0-hat, eps-hat; ``t = -1`` is the finished picture."""
-
-    index: int
-    t: int
-    t_prev: int
-    x_t: np.ndarray
-    x0: np.ndarray
-    eps: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        return self.x_t.nbytes + self.x0.nbytes + self.eps.nbytes
+RecordedStep = StepFrames  # a run's step is the frame stream's frame, holding uint8 pictures
 
 
 class CallCounter:
@@ -73,6 +61,11 @@ class CallCounter:
     def predict_eps(self, x_t, t, schedule, y=None):
         self.evaluations += int(x_t.shape[0])
         return self.model.predict_eps(x_t, t, schedule, y)
+
+    def forward(self, x_t, t, schedule, y=None):
+        """The raw output (x0 or v), which the sigma-grid samplers read directly as diffusers does: a call too."""
+        self.evaluations += int(x_t.shape[0])
+        return self.model.forward(x_t, t, schedule, y)
 
     def __getattr__(self, name: str):
         return getattr(self.model, name)
@@ -220,8 +213,8 @@ class Run:
                 if self.keeps(index) or last:
                     reuse = previous is not None and previous[0] is step.x_t
                     x_t = previous[1] if reuse else _pictures(step.x_t)[0]
-                    rec = RecordedStep(index, step.t, step.t_prev, x_t, _pictures(step.x0_pred)[0],
-                                       _pictures(step.eps_pred, -EPS_RANGE, EPS_RANGE)[0])
+                    rec = StepFrames(index, len(self.timesteps), step.t, step.t_prev, x_t,
+                                     _pictures(step.x0_pred)[0], _pictures(step.eps_pred, -EPS_RANGE, EPS_RANGE)[0])
                     self._x_float[index] = step.x_t.detach().to("cpu", torch.float32).clone()
                     self.steps.append(rec)
                 # the next step's x_t picture comes from here only when that step will be kept
@@ -231,10 +224,11 @@ class Run:
                 self._resume = (step.x_prev, generator.get_state())
                 if last:
                     final = previous[1]
-                    self.final = RecordedStep(len(self.timesteps), FINAL_T, FINAL_T, final, final, rec.eps)
+                    n = len(self.timesteps)
+                    self.final = StepFrames(n, n, FINAL_T, FINAL_T, final, final, rec.eps)
                     self._resume = None
                 if on_step is not None:
-                    on_step(rec if rec is not None else RecordedStep(index, step.t, step.t_prev, *_EMPTY))
+                    on_step(rec or StepFrames(index, len(self.timesteps), step.t, step.t_prev, *_EMPTY))
         finally:
             self.model_calls += counter.evaluations - before
         return self

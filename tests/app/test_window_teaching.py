@@ -241,3 +241,17 @@ def test_maths_shows_the_size_of_the_guidance_at_the_step_on_screen(first_window
     direct = guidance_size(w._probe.prepared, frame.tensor(0), frame.t, frame.t_prev)
     assert abs(direct.cfg_term - sizes.cfg_term) < 1e-6
     assert "at this step" in w.maths.text() and f"<b>{sizes.cfg_term:.4g}</b>" in w.maths.text()
+
+
+def test_a_long_run_of_a_trained_model_is_priced_before_it_starts(make_window):
+    w = make_window()
+    c = w.controls
+    c.model.setCurrentIndex(c.model.findData("digits"))
+    c.method.setCurrentIndex(c.method.findData("ddpm"))
+    c.steps.setValue(0)  # auto: every t
+    assert c.cost_note.isVisibleTo(c) and "1000 steps" in c.cost_note.text() and "DDIM" in c.cost_note.text()
+    c.method.setCurrentIndex(c.method.findData("ddim"))
+    assert not c.cost_note.isVisibleTo(c)  # auto = 50 steps
+    c.model.setCurrentIndex(c.model.findData("ideal"))
+    c.method.setCurrentIndex(c.method.findData("ddpm"))
+    assert not c.cost_note.isVisibleTo(c)  # closed form: fast

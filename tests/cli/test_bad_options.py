@@ -31,7 +31,7 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
         "--classifier-scale": [*NON_NUMBERS, *NOT_FINITE, "-1", "1e308"],
         "--strength": [*NON_NUMBERS, *NOT_FINITE, "0", "-0.5", "1.5"],
         "--frames": [*NON_NUMBERS, *NOT_FINITE, "-5", "0", "1", "100000"],
-        "--fps": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "1000"],
+        "--fps": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "0.001", "1000"],
         "--scale": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "100000"],
         "--hold": [*NON_NUMBERS, *NOT_FINITE, "-5", "1000000000"],
         "--threads": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "1000000"],
@@ -49,6 +49,12 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
         "--gif": ["/nonexistent-folder/a.gif", "FOLDER"],
         "--png": ["/nonexistent-folder/a.png", "FOLDER"],
         "--sheet": ["/nonexistent-folder/a.png", "FOLDER"],
+        "--seeds": ["abc", "", "-1", "5-2", "0-100000"],
+        "--branch-at": [*NON_NUMBERS, *NOT_FINITE, "-1", "100000"],
+        "--branches": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "100000"],
+        "--filmstrip": ["/nonexistent-folder/a.png", "FOLDER"],
+        "--filmstrip-frames": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "100000"],
+        "--decision-tol": [*NON_NUMBERS, *NOT_FINITE, "-1"],
     },
     "noise": {
         "--t": ["abc", "", "-1", "1000", "5000", "nan", "1.5"],
@@ -57,10 +63,27 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
         "--size": [*NON_NUMBERS, *NOT_FINITE, "-4", "0", "7", "100000", *HUGE_INT],
         "--seed": [*NON_NUMBERS, *NOT_FINITE, "-1", str(2**64)],
         "--frames": [*NON_NUMBERS, *NOT_FINITE, "-5", "0", "1", "100000"],
-        "--fps": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "1000"],
+        "--fps": [*NON_NUMBERS, *NOT_FINITE, "0", "-1", "0.001", "1000"],
         "--threads": [*NON_NUMBERS, "0", "-1", "1000000"],
         "--out": ["/nonexistent-folder/a.png", "FOLDER"],
         "--gif": ["/nonexistent-folder/a.gif", "FOLDER"],
+    },
+    "lens": {
+        "--model": ["nope", "FOLDER"],
+        "--schedule": ["foo"],
+        "--T": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "1", "4001"],
+        "--size": [*NON_NUMBERS, *NOT_FINITE, "-4", "0", "100000"],
+        "--class": ["nope"],
+        "--guidance": [*NON_NUMBERS, *NOT_FINITE, "1e308"],
+        "--device": ["foo"],
+        "--seed": [*NON_NUMBERS, *NOT_FINITE, "-1", str(2**64)],
+        "--samplers": ["foo", "", "euler,foo"],
+        "--steps": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "100000"],
+        "--spacing": ["foo"],
+        "--at": ["abc", "-5", "100000"],
+        "--substeps": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "100000"],
+        "--png": ["/nonexistent-folder/a.png", "FOLDER"],
+        "--csv": ["/nonexistent-folder/a.csv", "FOLDER"],
     },
     "train": {
         "--data": ["missing.npz", "TEXTFILE", "EMPTYFOLDER"],
@@ -87,6 +110,18 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
         "--threads": [*NON_NUMBERS, "0", "-1", "1000000"],
     },
 }
+
+BAD_VALUES["sample"].update({  # seeds, branches and the filmstrip (commands/sample_more.py)
+    "--seeds": ["abc", "", "5", "0-100", "1,1", "nan", "1.5-3"],
+    "--branch-at": [*NON_NUMBERS, *NOT_FINITE, "-1", "1.5", "500", *HUGE_INT],
+    "--branches": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "9", *HUGE_INT],
+    "--filmstrip": ["/nonexistent-folder/a.png", "FOLDER"],
+    "--filmstrip-frames": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "1", "101", *HUGE_INT],
+    "--decision-tol": [*NON_NUMBERS, *NOT_FINITE, "0", "-0.1", "3"],
+    # samplers12's options, which had no case yet (this test failed on main without them)
+    "--churn": [*NON_NUMBERS, *NOT_FINITE, "-1", "1e308"],
+    "--guidance-interval": ["abc", "", "5", "nan,1", "3,1", "1,2,3", "-1,5"],
+})
 
 FAST_SAMPLE = ["--model", "ideal", "--size", "16", "--sampler", "ddim", "--steps", "2", "--quiet"]
 FAST_TRAIN = ["--arch", "tiny", "--width", "8", "--batch", "4", "--T", "20", "--steps", "1"]
@@ -123,6 +158,8 @@ def _argv(cmd: str, option: str, value: str, files: dict[str, Path]) -> list[str
             base = [*base, "--model", "gaussian"] if value == "nope" else [*base]
         if option == "--strength":
             base = [*base, "--init", str(files["photo"])]
+    elif cmd == "lens":
+        base = ["spectrum", "--size", "16", "--steps", "2", "--png", str(out / "lens.png")]
     elif cmd == "noise":
         base = [str(files["photo"]), "--size", "16", "--out", str(out / "strip.png"), "--gif", str(out / "f.gif")]
     else:
@@ -143,7 +180,8 @@ def test_bad_value_is_one_error_line_exit_2_and_no_file(
     assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
     assert "Traceback" not in captured.err and captured.out == ""
     if option.startswith("-") and value not in ("FOLDER", "TEXTFILE", "EMPTYFOLDER") and option not in (
-        "--model", "--class", "--init", "--data", "--schedule", "--device", "--out", "--gif", "--png", "--sheet"
+        "--model", "--class", "--init", "--data", "--schedule", "--device", "--out", "--gif", "--png", "--sheet",
+        "--samplers",
     ):
         assert option.lstrip("-").split("-")[0].lower() in lines[0].lower(), "the message names the option"
     assert sorted(p.name for p in files["out"].iterdir()) == [], "nothing was written"

@@ -12,6 +12,7 @@ from diffusion_studio.errors import OptionError
 def machine(monkeypatch):
     """A 4-core machine whose load the test sets."""
     monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setattr(threads, "usable_cores", lambda: 4)
     monkeypatch.setattr(threads, "_busy", None)
@@ -54,6 +55,14 @@ def test_the_option_and_the_environment_variable_override(machine, monkeypatch) 
         monkeypatch.setenv(threads.ENV_VAR, bad)
         with pytest.raises(OptionError, match=threads.ENV_VAR):
             threads.choose_threads()
+
+
+def test_omp_num_threads_as_torchrun_sets_it_is_kept(machine, monkeypatch) -> None:
+    machine(0)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.choose_threads() == 1
+    monkeypatch.setenv(threads.ENV_VAR, "3")  # the studio's own variable wins
+    assert threads.choose_threads() == 3
 
 
 def test_configure_sets_torch(machine, monkeypatch) -> None:

@@ -133,6 +133,10 @@ def test_missing_diffusers_extra_is_one_line(tmp_path, monkeypatch, capsys) -> N
         (lambda c: c.update(out_channels=6), "learned-variance"),
         (lambda c: c.update(block_out_channels=[8, 32]), "do not fit"),
         (lambda c: c.update(num_class_embeds=-1), "num_class_embeds"),
+        (lambda c: c.update(time_embedding_type="fourier"), "time_embedding_type"),
+        (lambda c: c.update(class_embed_type="timestep"), "class_embed_type"),
+        (lambda c: c.update(norm_num_groups=3), "cannot build"),
+        (lambda c: c.update(act_fn="os.system"), "cannot build"),
     ],
 )
 def test_hostile_unet_configs_are_one_sentence(tmp_path, edit, words) -> None:
@@ -152,6 +156,7 @@ def test_hostile_unet_configs_are_one_sentence(tmp_path, edit, words) -> None:
         (lambda f: (f / "config.json").write_text("[1, 2]", encoding="utf-8"), "JSON object"),
         (lambda f: (f / WEIGHTS).write_bytes(b"\x00" * 40), "safetensors"),
         (lambda f: (f / WEIGHTS).unlink(), "no weights file"),
+        (lambda f: (f / "scheduler_config.json").unlink(), "scheduler_config.json is missing"),
         (lambda f: (f / "scheduler_config.json").write_text('{"beta_schedule": 3}', encoding="utf-8"), "beta_schedule"),
     ],
 )

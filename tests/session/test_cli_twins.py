@@ -97,3 +97,38 @@ def test_bad_numbers_and_clashing_paths_get_one_error_line(argv, tmp_path: Path,
     assert main([*argv[:1], *FAST, *argv[1:]]) == 2
     _error_line(capsys)
     assert not list(tmp_path.iterdir())
+
+
+COMPARE_BAD = {  # compare's own options; the ones it shares with sample are checked by tests/cli/test_bad_options.py
+    "--vary": ["", "sampler", "sampler=ddpm", "flavour=a,b", "steps=1,x", "eta=nan,0", "guidance=inf,1",
+               "steps=1,2,3,4,5", "steps=2,2"],
+    "--match": ["foo", ""],
+    "--diff-against": ["abc", "", "nan", "0", "-1", "5", "1.5"],
+    "--rows": ["abc", "", "nan", "inf", "0", "-1", "51", str(2**64)],
+    "--seeds": ["0-3"],  # sample's, refused here
+    "--branch-at": ["10"],
+    "--filmstrip": ["strip.png"],
+}
+
+
+@pytest.mark.parametrize("option,value", [(o, v) for o, values in COMPARE_BAD.items() for v in values])
+def test_compare_bad_values_are_one_error_line(option, value, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    vary = [] if option == "--vary" else ["--vary", "steps=2,1"]
+    bad = [f"{option}={value}"] if value.startswith("-") else [option, value]
+    argv = ["compare", *FAST, "--sampler", "ddim", *vary, "--png", "grid.png", *bad]
+    assert main(argv) == 2
+    _error_line(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+def test_every_compare_option_is_covered() -> None:
+    from diffusion_studio.cli import build_parser
+    from tests.cli.test_bad_options import BAD_VALUES
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for action in sub.choices["compare"]._actions:
+        names = {o for o in action.option_strings if o.startswith("--")}
+        if action.nargs != 0 and names and "--help" not in names:
+            assert names & (set(COMPARE_BAD) | set(BAD_VALUES["sample"])), f"compare {names} has no bad-value case"

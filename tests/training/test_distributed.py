@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import toy_images
 from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow  # each run starts torchrun and two Python processes that import torch
@@ -64,11 +63,9 @@ def _max_diff(a: Path, b: Path) -> float:
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
-    x, y = toy_images()
-    path = tmp_path / "toy.npz"
-    np.savez(path, x=x[..., 0], y=y)
-    return path
+def data(npz_path: Path) -> Path:
+    """The toy digits of tests/training/conftest.py (a fixture: importing conftest by name picks the wrong one)."""
+    return npz_path
 
 
 def test_two_processes_equal_one(tmp_path: Path, data: Path) -> None:
