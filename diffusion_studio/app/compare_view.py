@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -368,47 +367,3 @@ class CompareWindow(QWidget):
         self.panes.set_group(None)
         self.memory.release(self._key)
         super().closeEvent(event)
-
-
-class _CloseWith(QObject):
-    """Closes the compare window when the main window closes (so its worker thread is stopped and waited for)."""
-
-    def __init__(self, owner: QWidget, follower: QWidget) -> None:
-        super().__init__(owner)
-        self.follower = follower
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.Close:
-            self.follower.close()
-        return False
-
-
-def install_compare(window) -> QAction:
-    """The main window's hook: a Run menu action that opens the compare window on the current settings."""
-    action = QAction("Compare and &Branch…", window)
-    action.setShortcut(QKeySequence("Ctrl+Shift+R"))
-    action.setStatusTip("Runs from the same noise side by side, seed grids, branches from a step")
-    action.triggered.connect(lambda: open_compare(window))
-    for menu_action in window.menuBar().actions():
-        if menu_action.menu() is not None and menu_action.text().replace("&", "") == "Run":
-            menu_action.menu().addAction(action)
-            break
-    else:
-        window.addAction(action)
-    return action
-
-
-def open_compare(window) -> CompareWindow:
-    """Open (or raise) the compare window with the main window's current settings as the base."""
-    image = window.forward.image if window.forward is not None else None
-    base = window.controls.request(image)
-    view: CompareWindow | None = getattr(window, "compare_window", None)
-    if view is None:
-        store = getattr(window.session, "store", None)
-        view = CompareWindow(base, window.session.prepare, window, getattr(store, "budget", None))
-        window.installEventFilter(_CloseWith(window, view))
-        window.compare_window = view
-    view.base = base
-    view.show()
-    view.raise_()
-    return view

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from diffusion_studio.app.about import AboutDialog, ExplainDialog
 from diffusion_studio.app.canvas import IMAGE_RANGE, Canvas
-from diffusion_studio.app.compare_view import install_compare
+from diffusion_studio.app.compare_hook import install_compare
 from diffusion_studio.app.controls import ControlsPanel
 from diffusion_studio.app.export_dialog import ExportDialog
 from diffusion_studio.app.exporting import (

@@ -8,6 +8,7 @@ give their raw values while the frame store keeps them as tensors.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,12 +36,17 @@ def forward_readout(process: ForwardProcess, t: int, middle_is_x0: bool = True) 
 
 def frame_readout(frame: StepFrames) -> RawSource:
     """The raw values of a recorded step where the run kept them as tensors (None per pane once a frame holds
-    pictures only: the readout then marks values at the display bounds)."""
+    pictures only, or once the store let the frame go: the readout then marks values at the display bounds).
+
+    Only a weak reference is held: a frame kept alive here would stop the next run from reusing its store's block.
+    """
+    held = weakref.ref(frame)
 
     def at(row: int, col: int) -> list[np.ndarray | None]:
         values: list[np.ndarray | None] = []
+        frame = held()
         for pane in range(3):
-            tensor = frame.tensor(pane)
+            tensor = frame.tensor(pane) if frame is not None else None
             ok = tensor is not None and tensor.shape[0] == 1 and row < tensor.shape[2] and col < tensor.shape[3]
             values.append(tensor[0, :, row, col].detach().to("cpu", torch.float64).numpy() if ok else None)
         return values

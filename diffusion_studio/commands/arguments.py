@@ -20,6 +20,7 @@ from diffusion_studio.errors import OptionError
 SEED_MAX = 2**64 - 1  # torch.Generator.manual_seed takes 0 .. 2**64 - 1 (negatives wrap around)
 MAX_PICTURE_SIDE = 16384  # pixels: any GIF/PNG/sheet wider or taller than this is refused
 GIB = 1024**3
+MIN_FPS = 0.1  # a GIF stores a frame's delay in 1/100 s as 16 bits (at most 655 s); 10 s a frame is plenty
 
 
 def _fmt(v: float) -> str:

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gif", type=A.output_file, default=None, help="write the noising process as an animated GIF")
     p.add_argument("--frames", type=A.whole(2, 1000), default=60, help="GIF frames, evenly spread over t (default 60)")
     p.add_argument(
-        "--fps", type=A.number(0, 100, lo_open=True), default=15.0, help="GIF frames per second (default 15)"
+        "--fps", type=A.number(A.MIN_FPS, 100), default=15.0, help="GIF frames per second (default 15)"
     )
     p.add_argument("--both", action="store_true", help="GIF plays noising then back again")
     p.add_argument(

@@ -131,7 +131,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="GIF/sheet panels, comma-separated from x_t,x0,eps (default x_t)",
     )
     o.add_argument("--frames", type=A.whole(2, 1000), default=100, help="about this many GIF frames (default 100)")
-    o.add_argument("--fps", type=A.number(0, 100, lo_open=True), default=20.0, help="GIF frames per second")
+    o.add_argument("--fps", type=A.number(A.MIN_FPS, 100), default=20.0, help="GIF frames per second")
     o.add_argument("--scale", type=A.whole(1, 64), default=None, help="whole-number upscale (default: to about 256 px)")
     o.add_argument("--hold", type=A.whole(0, 60000), default=1500, help="extra milliseconds on the last GIF frame")
     o.add_argument("--no-label", action="store_true", help="no 't = ...' caption on frames")

@@ -55,7 +55,7 @@ class StepFrames:
     each access (a frame holds no second copy). Treat a frame as immutable.
     """
 
-    __slots__ = ("index", "steps", "t", "t_prev", "_panes")
+    __slots__ = ("index", "steps", "t", "t_prev", "_panes", "__weakref__")
 
     def __init__(self, index: int, steps: int, t: int, t_prev: int, x_t: Pane, x0: Pane, eps: Pane) -> None:
         self.index, self.steps, self.t, self.t_prev = index, steps, t, t_prev

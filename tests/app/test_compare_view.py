@@ -94,7 +94,7 @@ def test_main_window_hook_opens_and_closes_it(make_window) -> None:
     actions = [a for a in window.menuBar().actions() if a.text().replace("&", "") == "Run"]
     names = [a.text() for a in actions[0].menu().actions()]
     assert "Compare and &Branch…" in names
-    from diffusion_studio.app.compare_view import open_compare
+    from diffusion_studio.app.compare_hook import open_compare
 
     view = open_compare(window)
     assert view.isVisible() and view.base.model == window.controls.request(window.forward.image).model
@@ -152,3 +152,25 @@ def test_filmstrip_of_the_reference_run_marks_its_decision_step(qtbot, view: Com
     assert view.strip.strip.steps[-1] is view.group.runs[1].steps[-1]
     view.strip_box.setChecked(False)
     assert not view.strip.isVisible()
+
+
+def test_branch_from_here_continues_the_main_windows_run(make_window, qtbot) -> None:
+    from diffusion_studio.app.compare_hook import branch_from_main
+
+    w = make_window()
+    assert branch_from_main(w) is None  # nothing run yet: a status message, no window
+    w.controls.method.setCurrentIndex(w.controls.method.findData("ddpm"))
+    with qtbot.waitSignal(w.runEnded, timeout=20000):
+        w.start_run()
+    trunk_frames = w.session.store.frames
+    w.player.timeline.set_t(20, emit=True)
+    view = branch_from_main(w)
+    assert view is not None
+    qtbot.waitUntil(lambda: view.branches is not None and not view._job.running, timeout=20000)
+    b = view.branches
+    assert b.at_t == 20 and len(b.branches) == 4
+    assert [r.model_calls for r in b.branches] == [21] * 4  # t = 20..0
+    np.testing.assert_array_equal(b.trunk.steps[0].x_t, trunk_frames[0].x_t)  # the main run's own frames
+    np.testing.assert_array_equal(b.branches[0].steps[b.at_index].x_t, trunk_frames[b.at_index].x_t)
+    w.close()
+    assert not view.isVisible()

@@ -101,3 +101,17 @@ def test_cuda_out_of_memory_restarts_the_windows_run_on_the_cpu(qtbot, monkeypat
     assert info.device.startswith("CUDA") and ended.args == ["finished", ""]
     assert len(notices) == 1 and "CPU" in notices[0] and session.info.device == "CPU"
     assert [f.index for f in session.store.frames] == list(range(31)) and session.received == 31
+
+
+def test_a_second_run_records_into_the_first_runs_block(make_window, qtbot):
+    """Nothing in the window keeps the last run's frames alive (the readout holds them weakly), so the next run
+    reuses their memory instead of faulting in fresh pages (docs/recording.md)."""
+    w = make_window(FakeModel())
+    starts = []
+    for _ in range(2):
+        with qtbot.waitSignal(w.runEnded, timeout=20000):
+            w.start_run()
+        qtbot.wait(50)  # the finished view painted, its readout set
+        assert w.session.store.mode == "tensors"
+        starts.append(w.session.store[0].tensor(0).data_ptr())
+    assert starts[0] == starts[1]
