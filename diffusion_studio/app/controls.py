@@ -161,10 +161,15 @@ class ControlsPanel(QWidget):
         self.method = QComboBox()
         self.method.addItem("DDPM (ancestral)", "ddpm")
         self.method.addItem("DDIM", "ddim")
+        self.method.addItem("Euler (Karras)", "euler")
+        self.method.addItem("Heun (Karras, 2 calls)", "heun")
+        self.method.addItem("DPM-Solver++(2M)", "dpmpp_2m")
+        self.method.setToolTip("DDPM and DDIM step in t; Euler, Heun and DPM-Solver++(2M) step on the noise levels "
+                               "σ = √((1−ᾱ)/ᾱ) (Karras et al. 2022; Lu et al. 2022); spacing 'karras' uses ρ = 7")
         self.steps = QSpinBox()
         self.steps.setRange(0, MAX_T)
         self.steps.setSpecialValueText("auto")
-        self.steps.setToolTip("Number of sampling steps; auto = every t for DDPM, 50 for DDIM")
+        self.steps.setToolTip("Number of sampling steps; auto = every t for DDPM, 50 for the others")
         self.eta = QDoubleSpinBox()
         self.eta.setRange(0.0, 1.0)
         self.eta.setSingleStep(0.1)
@@ -454,10 +459,11 @@ class ControlsPanel(QWidget):
         ddim = self.method.currentData() == "ddim"
         self.eta.setEnabled(ddim)
         self.eta.setToolTip("" if ddim else "η applies to DDIM only.")
-        self.variance.setEnabled(not ddim)
-        self.variance.setToolTip("σ² applies to DDPM only; DDIM sets σ from η." if ddim else "")
+        ddpm = self.method.currentData() == "ddpm"
+        self.variance.setEnabled(ddpm)
+        self.variance.setToolTip("" if ddpm else "σ² applies to DDPM only; the other samplers set their own noise.")
         self.steps.setMaximum(self.schedule().T)
-        self.spacing.setEnabled(ddim or self.steps.value() not in (0, self.schedule().T))
+        self.spacing.setEnabled(not ddpm or self.steps.value() not in (0, self.schedule().T))
         has_classes = self.class_combo.count() > 1
         self.class_combo.setEnabled(has_classes)
         self.class_combo.setToolTip("" if has_classes else f"The {info.name} model has no classes.")

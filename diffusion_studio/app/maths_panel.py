@@ -81,6 +81,8 @@ def reverse_html(m: MathsState) -> str:
         + f" = <b>{_n(x0_a)}</b>·x<sub>t</sub> − <b>{_n(x0_b)}</b>·ε̂<sub>θ</sub>"
         + (" (then clipped to [−1, 1])" if m.clip_x0 else "") + "</p>"
     )
+    if m.sampler in SIGMA_SAMPLERS:
+        return html + sigma_step_html(m, c["abar_t"], c["abar_prev"], target)
     if m.sampler == "ddim":
         sigma = ddim_sigma(s, t, tp, m.eta)
         dir_coef = np.sqrt(max(1 - c["abar_prev"] - sigma**2, 0.0))
@@ -103,6 +105,36 @@ def reverse_html(m: MathsState) -> str:
         f"<p>DDPM: {target} = μ + σ<sub>t</sub>·z,&nbsp; z ~ N(0, I)</p><p>{mean}</p>"
         + f"<p>σ<sub>t</sub> = √{var_name} = <b>{_n(sigma)}</b>"
         + f"&nbsp; (β<sub>t</sub> = {_n(c['beta_t'])}, β̃<sub>t</sub> = {_n(c['beta_tilde'])})</p>"
+    )
+
+
+SIGMA_SAMPLERS = ("euler", "heun", "dpmpp_2m")
+
+
+def sigma_step_html(m: MathsState, abar_t: float, abar_prev: float, target: str) -> str:
+    """One step of Euler / Heun (Karras et al. 2022, Algorithms 1 and 2) or DPM-Solver++(2M) (Lu et al. 2022) on
+    the noise levels σ = √((1−ᾱ)/ᾱ), written for the scaled picture x/√ᾱ (the numbers use the nearest trained t)."""
+    sig_t = np.sqrt((1 - abar_t) / abar_t)
+    sig_p = np.sqrt((1 - abar_prev) / abar_prev) if abar_prev < 1 else 0.0
+    head = (f"<p>noise levels σ = √((1−ᾱ)/ᾱ): σ<sub>t</sub> = <b>{_n(sig_t)}</b> → σ<sub>prev</sub> = "
+            f"<b>{_n(sig_p)}</b>; the sampler moves the scaled picture x/√ᾱ, shown here as x<sub>t</sub> again</p>")
+    if m.sampler == "dpmpp_2m":
+        lam_t = -np.log(sig_t)
+        lam_p = -np.log(sig_p) if sig_p > 0 else float("inf")
+        return head + (
+            "<p>DPM-Solver++(2M) (Lu et al. 2022): with λ = −log σ and h = λ<sub>prev</sub> − λ<sub>t</sub>, "
+            f"{target}/√ᾱ<sub>prev</sub> = (σ<sub>prev</sub>/σ<sub>t</sub>)·x<sub>t</sub>/√ᾱ<sub>t</sub> − "
+            "(e<sup>−h</sup> − 1)·D, where D blends this step's <i>x̂</i>₀ with the previous step's "
+            f"(second order; the first and last steps use <i>x̂</i>₀ alone)</p><p>h = <b>{_n(lam_p - lam_t)}</b></p>"
+        )
+    euler = (f"<p>Euler (Karras et al. Algorithm 1): d = (x<sub>t</sub>/√ᾱ<sub>t</sub> − <i>x̂</i>₀)/σ<sub>t</sub>"
+             f" = ε̂<sub>θ</sub>; {target}/√ᾱ<sub>prev</sub> = x<sub>t</sub>/√ᾱ<sub>t</sub> + (σ<sub>prev</sub> − "
+             f"σ<sub>t</sub>)·d, step <b>{_n(sig_p - sig_t)}</b>·d. With ε-prediction this is deterministic DDIM.</p>")
+    if m.sampler == "euler":
+        return head + euler
+    return head + euler + (
+        "<p>Heun (Algorithm 2) then asks the model again at the Euler point: d′ = ε̂<sub>θ</sub> there, and takes "
+        "the average slope (d + d′)/2 (two model calls per step; the last step is a plain Euler step)</p>"
     )
 
 
