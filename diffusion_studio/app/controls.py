@@ -161,8 +161,8 @@ class ControlsPanel(QWidget):
         self.method = QComboBox()
         self.method.addItem("DDPM (ancestral)", "ddpm")
         self.method.addItem("DDIM", "ddim")
-        self.method.addItem("Euler (Karras)", "euler")
-        self.method.addItem("Heun (Karras, 2 calls)", "heun")
+        self.method.addItem("Euler", "euler")
+        self.method.addItem("Heun (2 calls)", "heun")
         self.method.addItem("DPM-Solver++(2M)", "dpmpp_2m")
         self.method.setToolTip("DDPM and DDIM step in t; Euler, Heun and DPM-Solver++(2M) step on the noise levels "
                                "σ = √((1−ᾱ)/ᾱ) (Karras et al. 2022; Lu et al. 2022); spacing 'karras' uses ρ = 7")

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="sample this trained model from pure noise instead of SDEdit")
     parser.add_argument("--class", dest="class_name", help="class to sample (with --model)")
     parser.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance (default 3)")
-    parser.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddpm")
+    parser.add_argument("--sampler", choices=("ddpm", "ddim", "euler", "heun", "dpmpp_2m"), default="ddpm")
     parser.add_argument("--steps", type=int, default=0, help="sampling steps (default: all for DDPM, 50 DDIM)")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
