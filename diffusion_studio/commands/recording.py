@@ -54,7 +54,7 @@ def record_run(
                 continue
             if item.index in keep:
                 rec.frames.append([item.picture(p) for p in panes])
-                rec.labels.append("x_0 (final)" if item.is_final else f"t = {item.t}")
+                rec.labels.append("x₀ (final)" if item.is_final else f"t = {item.t}")
             if item.is_final:
                 rec.final = item.x_t
             elif bar:
@@ -70,12 +70,31 @@ def _auto_scale(side: int) -> int:
     return max(1, 256 // max(side, 1))
 
 
-def write_outputs(rec: Recording, args: argparse.Namespace) -> None:
+PANEL_TITLES = {"x_t": "x_t", "x0": "x̂₀ predicted", "eps": "ε̂ predicted noise"}
+
+
+def run_caption(prepared: PreparedRun) -> str:
+    """The caption line naming the run: model, class, guidance, sampler, steps and seed."""
+    from diffusion_studio.session.export_plan import run_note
+
+    plan, info = prepared.plan, prepared.model.info
+    label = plan.guidance.label
+    class_name = None if label is None or label >= len(info.class_names) else info.class_names[label]
+    steps = len(plan.timesteps(prepared.schedule))
+    return run_note(info.name, class_name, plan.guidance.cfg_scale, plan.guidance.classifier_scale, plan.sampler,
+                    steps, plan.seed, plan.eta)
+
+
+def write_outputs(rec: Recording, args: argparse.Namespace, caption: str | None = None) -> None:
+    """GIF / PNG / sheet as asked; with labels on, each pane is titled and ``caption`` names the run."""
     scale = args.scale if args.scale is not None else _auto_scale(rec.side)
     labels = None if args.no_label else rec.labels
+    panels = tuple(getattr(args, "panels", ("x_t",)) or ("x_t",))
+    titles = None if args.no_label else [PANEL_TITLES.get(p, p) for p in panels]
+    note = None if args.no_label else caption
     if args.gif is not None:
         opts = GifOptions(fps=args.fps, scale=scale, hold_last_ms=args.hold, label=not args.no_label)
-        summary = export_gif(args.gif, rec.frames, labels, opts)
+        summary = export_gif(args.gif, rec.frames, labels, opts, titles, note)
         print(
             f"wrote {summary.path} ({summary.frames} frames, {summary.bytes / 1e6:.2f} MB)", file=sys.stderr
         )
@@ -90,5 +109,7 @@ def write_outputs(rec: Recording, args: argparse.Namespace) -> None:
             [rec.frames[i] for i in pick],
             None if labels is None else [labels[i] for i in pick],
             scale=scale,
+            titles=titles,
+            note=note,
         )
         print(f"wrote {args.sheet}", file=sys.stderr)

@@ -143,7 +143,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffusion_studio.commands.recording import record_run, write_outputs
+    from diffusion_studio.commands.recording import record_run, run_caption, write_outputs
 
     strength = args.strength if args.strength is not None else (0.6 if args.init is not None else None)
     chosen = model_sampler_defaults(args)  # a diffusers folder's scheduler config fills what was not given
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     check_fits(prepared, args)
     say_cost(prepared, chosen.notes, args.quiet)
     recording = record_run(prepared, args.panels, frame_count=args.frames, quiet=args.quiet)
-    write_outputs(recording, args)
+    write_outputs(recording, args, run_caption(prepared))
     return 0
 
 

@@ -85,6 +85,9 @@ def forward_source(image: np.ndarray, schedule: Schedule, seed: int, note: str =
                         lambda i: (process.x_t(ts[i]), process.image, process.eps_uint8), schedule, note)
 
 
+SAMPLER_TITLES = {"ddpm": "DDPM", "ddim": "DDIM", "euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
+
+
 def run_note(model: str, class_name: str | None, cfg_scale: float, classifier_scale: float, sampler: str,
              steps: int, seed: int, eta: float | None = None) -> str:
     """The caption line naming a run, e.g. 'digits · class 7 · guidance s = 3 · DDIM, 50 steps, η = 0 · seed 2'."""
@@ -94,7 +97,7 @@ def run_note(model: str, class_name: str | None, cfg_scale: float, classifier_sc
         if classifier_scale:
             guidance += f", classifier s = {classifier_scale:g}"
         parts.append(guidance)
-    name = sampler.upper() + (f", η = {eta:g}" if sampler == "ddim" and eta is not None else "")
+    name = SAMPLER_TITLES.get(sampler, sampler) + (f", η = {eta:g}" if sampler == "ddim" and eta is not None else "")
     parts += [f"{name}, {steps} steps", f"seed {seed}"]
     return " · ".join(parts)
 
