@@ -161,40 +161,14 @@ def run_plan(
     if plan.strength is not None and init is None:
         raise OptionError("An SDEdit start (strength) needs an init image.")
     generator = torch.Generator("cpu").manual_seed(int(plan.seed))
-    guidance = plan.with_guidance_interval()
-    if plan.sampler_name.on_sigmas:
-        start_noise = None
-        if plan.strength is None or init is None:  # the same draw as start_sample's, kept for an exact VE start
-            start_noise = torch.randn((plan.batch, *shape), generator=generator, dtype=torch.float32).to(device)
-            x_start = start_noise * plan.grid(sched).start_scale
-        else:
-            x_start = start_sample(plan, sched, shape, generator, init, device)
-        return sigma_sampler(
-            plan.sampler_name,
-            model,
-            sched,
-            x_start,
-            plan.grid(sched),
-            guidance=guidance,
-            churn=plan.churn,
-            generator=generator,
-            cancel=cancel,
-            start_noise=start_noise,
-        )
-    x_start = start_sample(plan, sched, shape, generator, init, device)
-    return reverse_process(
-        model,
-        sched,
-        x_start,
-        plan.timesteps(sched),
-        method=plan.sampler_name,
-        eta=plan.eta,
-        variance=plan.variance,
-        clip_x0=plan.clip_x0,
-        guidance=guidance,
-        generator=generator,
-        cancel=cancel,
-    )
+    start_noise = None
+    if plan.sampler_name.on_sigmas and (plan.strength is None or init is None):
+        # the same draw as start_sample's, kept for an exact VE start
+        start_noise = torch.randn((plan.batch, *shape), generator=generator, dtype=torch.float32).to(device)
+        x_start = start_noise * plan.grid(sched).start_scale
+    else:
+        x_start = start_sample(plan, sched, shape, generator, init, device)
+    return _dispatch(model, sched, plan, x_start, None, generator, cancel, start_noise)
 
 
 def plan_steps(
@@ -213,6 +187,20 @@ def plan_steps(
     step of a tail is first order (as at the start of any run).
     """
     plan.checked(sched)
+    return _dispatch(model, sched, plan, x_start, timesteps, generator, cancel)
+
+
+def _dispatch(
+    model,
+    sched: Schedule,
+    plan: SamplingPlan,
+    x_start: torch.Tensor,
+    timesteps: list[int] | None,
+    generator: torch.Generator | None,
+    cancel: CancelToken | None,
+    start_noise: torch.Tensor | None = None,
+) -> Iterator[Step]:
+    """The one place that picks the plan's sampler generator (``plan`` already checked)."""
     guidance = plan.with_guidance_interval()
     if plan.sampler_name.on_sigmas:
         grid = plan.grid(sched)
@@ -228,6 +216,7 @@ def plan_steps(
             churn=plan.churn,
             generator=generator,
             cancel=cancel,
+            start_noise=start_noise,
         )
     return reverse_process(
         model,

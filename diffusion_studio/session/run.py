@@ -25,9 +25,8 @@ import numpy as np
 import torch
 
 from diffusion_studio.core.cancel import CancelToken
-from diffusion_studio.core.karras import sigma_sampler
-from diffusion_studio.core.plan import start_sample
-from diffusion_studio.core.samplers import Step, reverse_process
+from diffusion_studio.core.plan import plan_steps, start_sample
+from diffusion_studio.core.samplers import Step
 from diffusion_studio.errors import ModelError, OptionError
 from diffusion_studio.io.frames import EPS_RANGE, to_uint8_batch
 from diffusion_studio.session.frames import FINAL_T, StepFrames
@@ -83,17 +82,12 @@ def sampler_steps(
 
     DDPM and DDIM can start part-way (a branch, a continued run); the sigma-grid samplers run whole only.
     """
-    plan, sched = prepared.plan, prepared.schedule
-    name, guidance = plan.sampler_name, plan.with_guidance_interval()
+    plan, name = prepared.plan, prepared.plan.sampler_name
     if name.on_sigmas:
         if list(timesteps) != list(prepared.timesteps):
             raise OptionError(f"A {name.value} run cannot start part-way (branch or continue); use ddpm or ddim.")
-        return sigma_sampler(name, model, sched, x_start, plan.grid(sched), guidance=guidance, churn=plan.churn,
-                             generator=generator, cancel=cancel)
-    return reverse_process(
-        model, sched, x_start, timesteps, method=name, eta=plan.eta, variance=plan.variance,
-        clip_x0=plan.clip_x0, guidance=guidance, generator=generator, cancel=cancel,
-    )
+        timesteps = None  # the whole grid
+    return plan_steps(model, prepared.schedule, plan, x_start, timesteps, generator, cancel)
 
 
 _EMPTY = (np.zeros((0, 0, 1), np.uint8),) * 3  # what on_step sees for a step that was computed but not kept

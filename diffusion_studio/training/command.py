@@ -284,6 +284,28 @@ def _training_block(
     }
 
 
+def _announce(name: str, net: torch.nn.Module, data: Dataset, device, kind: str = "") -> None:
+    """The run's first line (rank 0 alone under torchrun): network size, data and device."""
+    if is_main_process():
+        print(
+            f"Training '{name}'{kind}: {count_parameters(net):,} parameters, {len(data)} images of {data.size} x "
+            f"{data.size} x {data.channels}, {len(data.class_names) or 'no'} classes, on {device}.",
+            file=sys.stderr,
+        )
+
+
+def _sheet_writer(out: Path, schedule, size: int):
+    """The loop's sample-sheet callback: samples-<step>.png beside the checkpoints and samples.png in ``out``."""
+
+    def sheet(ema, step: int) -> None:
+        grid = sample_grid(ema.model, schedule, size)
+        (out / "checkpoints" / "unet").mkdir(parents=True, exist_ok=True)  # --sample-every may come before a checkpoint
+        save_sheet(out / "checkpoints" / "unet" / f"samples-{step:07d}.png", grid)
+        save_sheet(out / "samples.png", grid)
+
+    return sheet
+
+
 def _train_unet(args, data: Dataset, out: Path, cfg: TrainConfig, device, notice: DataNotice) -> int:
     if args.arch == "unet2d":  # a diffusers UNet2DModel, same loop (training/unet2d.py)
         from diffusion_studio.training.unet2d import train_unet2d
@@ -298,17 +320,8 @@ def _train_unet(args, data: Dataset, out: Path, cfg: TrainConfig, device, notice
     )
     net = UNet(config)
     name = args.name or out.name
-    print(
-        f"Training '{name}': {count_parameters(net):,} parameters, {len(data)} images of {data.size} x "
-        f"{data.size} x {data.channels}, {len(data.class_names) or 'no'} classes, on {device}.",
-        file=sys.stderr,
-    )
-
-    def sheet(ema, step: int) -> None:
-        grid = sample_grid(ema.model, schedule, data.size)
-        (out / "checkpoints" / "unet").mkdir(parents=True, exist_ok=True)  # --sample-every may come before a checkpoint
-        save_sheet(out / "checkpoints" / "unet" / f"samples-{step:07d}.png", grid)
-        save_sheet(out / "samples.png", grid)
+    _announce(name, net, data, device)
+    sheet = _sheet_writer(out, schedule, data.size)
 
     null = config.num_classes
     result = train(

@@ -59,28 +59,16 @@ class UNet2DNet(nn.Module):
 def train_unet2d(args, data, out: Path, cfg, device, notice) -> int:
     """The ``_train_unet`` of training/command.py for ``--arch unet2d``: same loop, loss, sheet and folder."""
     from diffusion_studio.training import command
+    from diffusion_studio.training.distributed import is_main_process
     from diffusion_studio.training.loop import train
     from diffusion_studio.training.objectives import eps_loss
-    from diffusion_studio.training.sheet import sample_grid, save_sheet
 
     schedule = make_schedule(args.schedule, args.T)
     config = unet2d_config(data.size, data.channels, len(data.class_names), args.width or 32, args.dropout)
     net = UNet2DNet(config)
     name = args.name or out.name
-    count = sum(p.numel() for p in net.parameters())
-    from diffusion_studio.training.distributed import is_main_process
-
-    if is_main_process():  # under torchrun the other processes stay silent
-        print(
-            f"Training '{name}' (diffusers UNet2DModel): {count:,} parameters, {len(data)} images of {data.size} "
-            f"x {data.size} x {data.channels}, {len(data.class_names) or 'no'} classes, on {device}.",
-            file=sys.stderr,
-        )
-
-    def sheet(ema, step: int) -> None:
-        grid = sample_grid(ema.model, schedule, data.size)
-        save_sheet(out / "checkpoints" / "unet" / f"samples-{step:07d}.png", grid)
-        save_sheet(out / "samples.png", grid)
+    command._announce(name, net, data, device, " (diffusers UNet2DModel)")
+    sheet = command._sheet_writer(out, schedule, data.size)
 
     null = net.config.num_classes
     result = train(
