@@ -313,10 +313,18 @@ def dpmpp_2m_sampler(
         x, prev_x0 = x_next, x0
 
 
-def sigma_grid(name: str | SamplerName, sched: Schedule, steps: int, spacing: str | Spacing) -> SigmaGrid:
-    """The grid diffusers' scheduler for this sampler would visit (Euler and Heun share one)."""
-    kind = SamplerName.parse(name)
-    return dpm_grid(sched, steps, spacing) if kind is SamplerName.DPMPP_2M else euler_grid(sched, steps, spacing)
+def sigma_grid(
+    name: str | SamplerName,
+    sched: Schedule,
+    steps: int,
+    spacing: str | Spacing,
+    karras: bool = False,
+    offset: int = 0,
+) -> SigmaGrid:
+    """The grid diffusers' scheduler for this sampler would visit (Euler and Heun share one); ``karras`` is its
+    ``use_karras_sigmas`` on the ``spacing``'s timesteps, ``offset`` its ``steps_offset``."""
+    make = dpm_grid if SamplerName.parse(name) is SamplerName.DPMPP_2M else euler_grid
+    return make(sched, steps, spacing, karras, offset)
 
 
 def sigma_sampler(

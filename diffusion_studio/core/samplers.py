@@ -112,10 +112,12 @@ def reverse_process(
     guidance: Guidance | None = None,
     generator: torch.Generator | None = None,
     cancel: CancelToken | None = None,
+    clip_range: float = 1.0,
 ) -> Iterator[Step]:
     """Run DDPM (Ho et al. Algorithm 2) or DDIM (Song et al. eq. 12) over descending ``timesteps``.
 
-    ``model`` has ``predict_eps(x_t, t, schedule, y)``. Stops before the next model call once ``cancel`` is set.
+    ``model`` has ``predict_eps(x_t, t, schedule, y)``; ``clip_x0`` clips x0-hat to [-clip_range, clip_range].
+    Stops before the next model call once ``cancel`` is set.
     An unknown ``method`` raises :class:`OptionError`; the sigma-grid samplers run in :mod:`.karras`.
     """
     kind = SamplerName.parse(method)
@@ -140,7 +142,9 @@ def reverse_process(
             if grad is not None:  # Dhariwal & Nichol, Algorithm 2
                 eps = ddim_classifier_eps(eps, float(sched.alpha_bars[t]), grad, guidance.classifier_scale)
             noise = _noise(x, generator) if eta > 0 else None
-            x_prev, x0 = ddim_step(sched, x, t, t_prev, eps, eta=eta, noise=noise, clip_x0=clip_x0)
+            x_prev, x0 = ddim_step(
+                sched, x, t, t_prev, eps, eta=eta, noise=noise, clip_x0=clip_x0, clip_range=clip_range
+            )
         else:
             sigma = ddpm_sigma(sched, t, variance, t_prev)
             shift = None
@@ -148,7 +152,7 @@ def reverse_process(
                 shift = ddpm_classifier_shift(grad, sigma, guidance.classifier_scale)
             noise = _noise(x, generator) if sigma > 0 else None
             x_prev, x0 = ddpm_step(
-                sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift
+                sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift, clip_range=clip_range
             )
         yield Step(
             i, len(timesteps), t, t_prev, x, x0, eps, x_prev, alpha_bar=float(sched.alpha_bars[t]), cfg_delta=delta

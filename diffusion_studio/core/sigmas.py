@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from diffusion_studio.core.schedules import Schedule, ScheduleKind
-from diffusion_studio.core.steps import Spacing
+from diffusion_studio.core.steps import Spacing, leading_offset
 from diffusion_studio.errors import OptionError
 
 RHO = 7.0  # Karras et al. 2022, eq. 5 and sec. 3: rho = 7
@@ -55,6 +55,21 @@ class SigmaGrid:
         return SigmaGrid(self.sigmas[first:], self.times[first:])
 
 
+def float32_betas(sched: Schedule) -> torch.Tensor:
+    """The schedule's betas made in float32 the way diffusers makes them (``torch.linspace`` in float32, squared
+    in float32 for scaled_linear), not our float64 betas rounded: a third of the entries differ by one ulp, and at
+    T = 2000 that moves a one-step run by 2e-3 through sigma_max. Custom and cosine betas are rounded (diffusers
+    computes cosine betas in float64 too)."""
+    kind, n, lo, hi = sched.kind, sched.T, sched.beta_start, sched.beta_end
+    if kind == ScheduleKind.LINEAR.value:
+        return torch.linspace(lo, hi, n, dtype=torch.float32)
+    if kind == ScheduleKind.SCALED_LINEAR.value:
+        return torch.linspace(lo**0.5, hi**0.5, n, dtype=torch.float32) ** 2
+    if kind == ScheduleKind.SIGMOID.value:
+        return torch.sigmoid(torch.linspace(-6, 6, n)) * (hi - lo) + lo
+    return torch.tensor(sched.betas, dtype=torch.float32)
+
+
 def trained_sigmas(sched: Schedule) -> np.ndarray:
     """sigma_t = sqrt((1 - abar_t) / abar_t) for t = 0..T-1 (ascending), computed in float32 as diffusers does.
 
@@ -62,8 +77,7 @@ def trained_sigmas(sched: Schedule) -> np.ndarray:
     schedule sigma_max is 2.0e4, and a one-ulp difference there changes a 10-step Heun run by about 1 %, so the
     grid must be rounded exactly as the reference implementation rounds it for the runs to agree.
     """
-    betas = torch.tensor(sched.betas, dtype=torch.float32)
-    alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+    alphas_cumprod = torch.cumprod(1.0 - float32_betas(sched), dim=0)
     return (((1 - alphas_cumprod) / alphas_cumprod) ** 0.5).numpy()
 
 
@@ -99,12 +113,13 @@ def _base_spacing(spacing: str | Spacing) -> tuple[Spacing, bool]:
 
 
 def euler_grid(
-    sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSPACE, karras: bool = False
+    sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSPACE, karras: bool = False, offset: int = 0
 ) -> SigmaGrid:
     """The grid of diffusers' ``EulerDiscreteScheduler`` (and ``HeunDiscreteScheduler``, whose sigmas are the same).
 
-    Timesteps by ``spacing`` (float32, as diffusers), sigmas interpolated at them; with Karras sigmas the range
-    is [sigma(last timestep), sigma(first timestep)] and the times come from :func:`sigma_to_t`.
+    Timesteps by ``spacing`` (float32, as diffusers; ``offset`` is its ``steps_offset``, added to leading ones),
+    sigmas interpolated at them; with Karras sigmas the range is [sigma(last timestep), sigma(first timestep)] and
+    the times come from :func:`sigma_to_t`.
     """
     _check_steps(sched, steps)
     kind, karras_from_name = _base_spacing(spacing)
@@ -114,6 +129,7 @@ def euler_grid(
         ts = np.linspace(0, T - 1, n, dtype=np.float32)[::-1].copy()
     elif kind is Spacing.LEADING:
         ts = (np.arange(0, n) * (T // n)).round()[::-1].copy().astype(np.float32)
+        ts += leading_offset(sched, n, offset, T // n)
     else:
         ts = np.arange(T, 0, -T / n).round().copy().astype(np.float32) - 1
     table = trained_sigmas(sched)
@@ -130,11 +146,14 @@ def euler_grid(
     return SigmaGrid(sigmas, times, init / (1.0 + float(sigmas[0]) ** 2) ** 0.5, init)
 
 
-def dpm_grid(sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSPACE, karras: bool = False) -> SigmaGrid:
+def dpm_grid(
+    sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSPACE, karras: bool = False, offset: int = 0
+) -> SigmaGrid:
     """The grid of diffusers' ``DPMSolverMultistepScheduler`` (integer model times; ``lambda_min_clipped`` = -inf).
 
-    Its linspace and leading spacings take n + 1 points and drop the last (unlike Euler's); Karras sigmas span
-    the whole trained range, and their times are rounded (truncated for the cosine schedule, as diffusers does).
+    Its linspace and leading spacings take n + 1 points and drop the last (unlike Euler's; ``offset``, its
+    ``steps_offset``, is added to leading ones); Karras sigmas span the whole trained range, and their times are
+    rounded (truncated for the cosine schedule, as diffusers does).
     """
     _check_steps(sched, steps)
     kind, karras_from_name = _base_spacing(spacing)
@@ -144,6 +163,7 @@ def dpm_grid(sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSP
         ts = np.linspace(0, T - 1, n + 1).round()[::-1][:-1].copy().astype(np.int64)
     elif kind is Spacing.LEADING:
         ts = (np.arange(0, n + 1) * (T // (n + 1))).round()[::-1][:-1].copy().astype(np.int64)
+        ts += leading_offset(sched, n + 1, offset, T // (n + 1))
     else:
         ts = np.arange(T, 0, -T / n).round().copy().astype(np.int64) - 1
     table = trained_sigmas(sched)
