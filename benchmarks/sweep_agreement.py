@@ -74,13 +74,36 @@ class Case:
     steps: int = 10
     model: str = "fake"  # fake (with config's prediction_type), ideal, gaussian
     eta: float = 0.0  # DDIM
-    known: str = ""  # why a difference is expected (documented), else ""
+    batch: int = 1
 
     def label(self) -> str:
         keys = {k: v for k, v in self.config.items() if k not in ("algorithm_type", "solver_order")}
         short = " ".join(f"{k}={v}" for k, v in keys.items())
         extra = f" eta={self.eta:g}" if self.sampler == "ddim" and self.eta else ""
+        extra += f" batch={self.batch}" if self.batch > 1 else ""
         return f"{self.sampler:8s} n={self.steps:<4d} {self.model:8s} {short}{extra}"
+
+
+def known_reason(case: Case) -> str:
+    """Why this case is expected to differ (a documented, deliberate difference), or ""."""
+    import numpy as np
+
+    cfg = case.config
+    T, n = cfg.get("num_train_timesteps", 1000), case.steps  # noqa: N806
+    spacing = cfg.get("timestep_spacing", "leading")
+    if case.sampler == "ddim" and spacing != "leading":
+        ts = np.linspace(0, T - 1, n).round()[::-1] if spacing == "linspace" else np.round(np.arange(T, 0, -T / n)) - 1
+        if any(int(a) - T // n != int(b) for a, b in zip(ts[:-1], ts[1:], strict=True)):
+            return "DDIM steps to the next timestep of the run; diffusers' DDIM to t - T // n (README)"
+    if case.sampler == "ddim" and n == 1 and cfg.get("beta_schedule") != "linear":
+        return "one DDIM step from abar_{T-1} < 1e-6: x0-hat keeps 3 digits in float32, in any implementation"
+    if case.sampler == "ddpm" and cfg.get("variance_type") == "fixed_large" and n < T and spacing == "trailing":
+        return "diffusers' DDPM adds sqrt(beta) noise at a last step whose t > 0; here the last step adds none"
+    if case.sampler == "heun" and cfg.get("clip_sample"):
+        return "the sigma samplers never clip x0-hat (said in a note)"
+    if case.sampler == "euler" and cfg.get("final_sigmas_type") == "sigma_min":
+        return "x_prev is in VP scale, diffusers' Euler output in VE scale: 1 + beta_0 / 2 apart"
+    return ""
 
 
 def _model(case: Case):
@@ -91,16 +114,30 @@ def _model(case: Case):
     return load_model(case.model)
 
 
-def _diffusers_run(case: Case, model, sched, seed: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+def _in_float64(ref) -> None:
+    """The scheduler's alpha-bars recomputed in float64 from its betas (DDPM/DDIM: the studio's arithmetic)."""
+    ref.betas = ref.betas.double()
+    ref.alphas = 1.0 - ref.betas
+    ref.alphas_cumprod = torch.cumprod(ref.alphas, dim=0)
+    if hasattr(ref, "final_alpha_cumprod"):
+        one = ref.config.get("set_alpha_to_one", True)
+        ref.final_alpha_cumprod = torch.tensor(1.0, dtype=torch.float64) if one else ref.alphas_cumprod[0]
+
+
+def _diffusers_run(
+    case: Case, model, sched, seed: int, float64: bool = False
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     """diffusers' pipeline loop; the model inputs and the final sample."""
     import diffusers
 
     ref = getattr(diffusers, CLASSES[case.sampler])(**case.config)
     ref.set_timesteps(case.steps)
+    if float64:
+        _in_float64(ref)
     if case.sampler in SIGMA_SAMPLERS:
         ref.set_begin_index(0)  # as img2img pipelines do: a repeated first timestep would otherwise shift the index
     generator = torch.Generator().manual_seed(seed)
-    latents = torch.randn((1, *SHAPE), generator=generator) * ref.init_noise_sigma
+    latents = torch.randn((case.batch, *SHAPE), generator=generator) * ref.init_noise_sigma
     raw = model.info.prediction != "epsilon" and ref.config.get("prediction_type", "epsilon") != "epsilon"
     inputs = []
     for t in ref.timesteps:
@@ -112,7 +149,7 @@ def _diffusers_run(case: Case, model, sched, seed: int) -> tuple[list[torch.Tens
             kwargs = {"generator": generator}
         elif case.sampler == "ddim":
             kwargs = {"eta": case.eta, "generator": generator, "use_clipped_model_output": True}
-        latents = ref.step(out, t, latents, **kwargs).prev_sample
+        latents = ref.step(out, t, latents, **kwargs).prev_sample.float()
     return inputs, latents
 
 
@@ -126,7 +163,7 @@ def run_case(case: Case, seed: int = 0) -> tuple[str, float, str]:
     model = _model(case)
     try:
         sched, defaults = schedule_and_defaults(config, Path("scheduler_config.json"))
-        plan = plan_from_defaults(defaults, steps=case.steps, eta=case.eta, seed=seed)
+        plan = plan_from_defaults(defaults, steps=case.steps, eta=case.eta, seed=seed, batch=case.batch)
         ours = list(run_plan(model, sched, plan, SHAPE))
     except (ModelError, OptionError) as err:
         return "REFUSED", float("nan"), str(err)
@@ -140,6 +177,11 @@ def run_case(case: Case, seed: int = 0) -> tuple[str, float, str]:
     stride = 2 if case.sampler == "heun" else 1
     worst = max(_rel(s.x_t, inputs[stride * i]) for i, s in enumerate(ours))
     err = max(worst, _rel(ours[-1].x_prev, final))
+    if err >= TOL and case.sampler in ("ddpm", "ddim"):
+        inputs, final = _diffusers_run(case, model, sched, seed, float64=True)
+        err64 = max(_rel(ours[-1].x_prev, final), *(_rel(s.x_t, inputs[i]) for i, s in enumerate(ours)))
+        if err64 < TOL:
+            return "EQUAL(f64)", err, f"{err64:.1e} against diffusers with float64 alpha-bars. {note}".strip()
     return ("EQUAL" if err < TOL else "DIFF"), err, note
 
 
@@ -200,6 +242,16 @@ def sigma_cases(quick: bool) -> list[Case]:
     for lower, final, steps in itertools.product((True, False), ("zero", "sigma_min"), (7, 20)):
         cfg = _base("dpmpp_2m", "linear", 1000, (1e-4, 0.02)) | {"lower_order_final": lower, "final_sigmas_type": final}
         cases.append(Case("dpmpp_2m", cfg, steps))
+    for sampler, karras in itertools.product(("euler", "dpmpp_2m"), (False, True)):
+        cfg = _base(sampler, "scaled_linear", 1000, (0.00085, 0.012)) | {"final_sigmas_type": "sigma_min"}
+        cases.append(Case(sampler, cfg | {"use_karras_sigmas": karras}, 25))
+    for sampler, offset in itertools.product(SIGMA_SAMPLERS, (1, 5)):
+        cfg = _base(sampler, "scaled_linear", 1000, (0.00085, 0.012)) | {"timestep_spacing": "leading"}
+        cases.append(Case(sampler, cfg | {"steps_offset": offset, "use_karras_sigmas": True}, 20))
+    betas = [float(b) for b in torch.linspace(0.001, 0.03, 300).double() ** 1.5]
+    for sampler, karras in itertools.product(SIGMA_SAMPLERS, (False, True)):
+        cfg = {"num_train_timesteps": 300, "trained_betas": betas, "use_karras_sigmas": karras}
+        cases.append(Case(sampler, cfg | ({"solver_order": 2} if sampler == "dpmpp_2m" else {}), 11, batch=3))
     cases.append(Case("heun", _base("heun", "linear", 1000, (1e-4, 0.02)) | {"clip_sample": True}, 10))
     cases.append(Case("euler", _base("euler", "linear", 1000, (1e-4, 0.02)) | {"rescale_betas_zero_snr": True}, 10))
     return cases
@@ -226,10 +278,14 @@ def ddpm_ddim_cases(quick: bool) -> list[Case]:
         for steps in (10, 7, 1):
             cfg = _base("ddim", schedule, T, betas) | {"timestep_spacing": spacing, "clip_sample": clip}
             cases.append(Case("ddim", cfg, steps, eta=eta))
-    for prediction in ("epsilon", "sample", "v_prediction"):
-        for sampler in ("ddpm", "ddim"):
-            cfg = _base(sampler, "linear", 1000, (1e-4, 0.02)) | {"prediction_type": prediction, "clip_sample": False}
-            cases.append(Case(sampler, cfg, 10))
+    for prediction, sampler, (schedule, T, betas), clip in itertools.product(  # noqa: N806
+        ("epsilon", "sample", "v_prediction"), ("ddpm", "ddim"), SCHEDULES[:3], (False, True)
+    ):
+        cfg = _base(sampler, schedule, T, betas) | {"prediction_type": prediction, "clip_sample": clip}
+        cases.append(Case(sampler, cfg, 10, eta=0.5 if sampler == "ddim" else 0.0, batch=2))
+    betas = [float(b) for b in torch.linspace(0.001, 0.03, 300).double() ** 1.5]
+    for sampler in ("ddpm", "ddim"):
+        cases.append(Case(sampler, {"num_train_timesteps": 300, "trained_betas": betas}, 30, batch=3))
     for sampler, offset, rng, one in itertools.product(("ddpm", "ddim"), (0, 1), (1.0, 1.5), (True, False)):
         cfg = _base(sampler, "linear", 1000, (1e-4, 0.02)) | {"steps_offset": offset, "clip_sample_range": rng}
         if sampler == "ddim":
@@ -237,6 +293,9 @@ def ddpm_ddim_cases(quick: bool) -> list[Case]:
         elif not one:
             continue
         cases.append(Case(sampler, cfg, 10, eta=1.0 if sampler == "ddim" else 0.0))
+    for one, eta, spacing in itertools.product((True, False), (0.0, 0.5), ("leading", "trailing")):
+        cfg = _base("ddim", "scaled_linear", 1000, (0.00085, 0.012)) | {"set_alpha_to_one": one, "steps_offset": 1}
+        cases.append(Case("ddim", cfg | {"timestep_spacing": spacing, "clip_sample": False}, 20, eta=eta))
     for model in ("ideal", "gaussian"):
         sample = {"prediction_type": "sample"}
         cases.append(Case("ddim", _base("ddim", "linear", 1000, (1e-4, 0.02)) | sample, 12, model))
@@ -258,14 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     for case in cases:
         verdict, err, note = run_case(case)
-        if verdict == "DIFF" and case.known:
+        known = known_reason(case)
+        if verdict == "DIFF" and known:
             verdict = "DIFF(known)"
         counts[verdict] = counts.get(verdict, 0) + 1
         if args.only is None or verdict.startswith(args.only):
             shown = "" if err != err else f"{err:9.2e}"  # NaN: no number
             print(f"{verdict:15s} {shown:>9s}  {case.label()}" + (f"  [{note}]" if note else ""))
-            if case.known and verdict.startswith("DIFF"):
-                print(f"{'':26s}known: {case.known}")
+            if known and verdict.startswith("DIFF"):
+                print(f"{'':26s}known: {known}")
     summary = ", ".join(f"{v} {n}" for v, n in sorted(counts.items()))
     print(f"\n{len(cases)} cases in {time.perf_counter() - start:.0f} s: {summary}  (tolerance {TOL:g} relative)")
     return 0

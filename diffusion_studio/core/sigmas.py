@@ -2,15 +2,16 @@
 
 A VP sample x_t = sqrt(abar) x0 + sqrt(1 - abar) eps is the VE sample x = x0 + sigma eps divided by
 sqrt(1 + sigma^2), with sigma = sqrt((1 - abar) / abar) (Karras et al. 2022, "Elucidating the Design Space",
-Table 1, VP column). A grid is the sigmas a run visits, ending at 0 (the clean image), and the model time fed to
-the network at each one: a trained timestep, or between two of them by interpolating log sigma (diffusers'
-``_sigma_to_t``). Each ``*_grid`` function follows one diffusers scheduler's ``set_timesteps`` (0.42.1, its
-default config: ``final_sigmas_type="zero"``, ``steps_offset=0``, ``interpolation_type="linear"``).
+Table 1, VP column). A grid is the sigmas a run visits, ending at 0 (the clean image; or at the smallest trained
+sigma, diffusers' ``final_sigmas_type="sigma_min"``), and the model time fed to the network at each one: a trained
+timestep, or between two of them by interpolating log sigma (diffusers' ``_sigma_to_t``). Each ``*_grid`` function
+follows one diffusers scheduler's ``set_timesteps`` (0.42.1, with ``interpolation_type="linear"``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ RHO = 7.0  # Karras et al. 2022, eq. 5 and sec. 3: rho = 7
 
 @dataclass(frozen=True)
 class SigmaGrid:
-    """``sigmas``: n + 1 descending VE noise levels, the last 0. ``times``: the n model times (float or int).
+    """``sigmas``: n + 1 descending VE noise levels, the last 0 (or sigma_min). ``times``: the n model times.
 
     ``init_noise_sigma`` is diffusers' (float32) scale of a pure-noise start, latents = z * init_noise_sigma, in VE
     scale; ``start_scale`` is the same start in VP scale, x = start_scale * z.
@@ -106,6 +107,23 @@ def _check_steps(sched: Schedule, steps: int) -> None:
         raise OptionError(f"The number of steps must be a whole number from 1 to T = {sched.T}, got {steps!r}.")
 
 
+class FinalSigma(str, Enum):
+    """Where a Euler or DPM-Solver++ run ends (diffusers' ``final_sigmas_type``)."""
+
+    ZERO = "zero"  # the clean image
+    SIGMA_MIN = "sigma_min"  # the smallest trained sigma, sigma(t = 0)
+
+
+def final_sigma(sched: Schedule, final: str | FinalSigma) -> float:
+    """The grid's last sigma: 0, or sigma_0 = sqrt((1 - abar_0) / abar_0) in float32 as diffusers computes it."""
+    try:
+        kind = FinalSigma(final)
+    except ValueError:
+        names = ", ".join(m.value for m in FinalSigma)
+        raise OptionError(f"Unknown final sigma '{final}'; choose one of {names}.") from None
+    return 0.0 if kind is FinalSigma.ZERO else float(trained_sigmas(sched)[0])
+
+
 def _base_spacing(spacing: str | Spacing) -> tuple[Spacing, bool]:
     """(timestep spacing, karras?): ``karras`` alone means diffusers' default linspace with Karras sigmas."""
     kind = Spacing(spacing)
@@ -113,13 +131,18 @@ def _base_spacing(spacing: str | Spacing) -> tuple[Spacing, bool]:
 
 
 def euler_grid(
-    sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSPACE, karras: bool = False, offset: int = 0
+    sched: Schedule,
+    steps: int,
+    spacing: str | Spacing = Spacing.LINSPACE,
+    karras: bool = False,
+    offset: int = 0,
+    final: str = FinalSigma.ZERO,
 ) -> SigmaGrid:
     """The grid of diffusers' ``EulerDiscreteScheduler`` (and ``HeunDiscreteScheduler``, whose sigmas are the same).
 
     Timesteps by ``spacing`` (float32, as diffusers; ``offset`` is its ``steps_offset``, added to leading ones),
     sigmas interpolated at them; with Karras sigmas the range is [sigma(last timestep), sigma(first timestep)] and
-    the times come from :func:`sigma_to_t`.
+    the times come from :func:`sigma_to_t`. ``final``: the last sigma (:class:`FinalSigma`).
     """
     _check_steps(sched, steps)
     kind, karras_from_name = _base_spacing(spacing)
@@ -138,7 +161,7 @@ def euler_grid(
         sigmas = karras_sigmas(float(sigmas[-1]), float(sigmas[0]), n)
         ts = sigma_to_t(sigmas, np.log(table))
     times = ts.astype(np.float32)
-    sigmas = np.append(sigmas, 0.0)
+    sigmas = np.append(sigmas, final_sigma(sched, final))
     # diffusers' init_noise_sigma, in float32 as it computes it: sigma_max for linspace/trailing, else
     # sqrt(sigma_max^2 + 1)
     sigma_max = torch.tensor(sigmas, dtype=torch.float32).max()
@@ -147,13 +170,18 @@ def euler_grid(
 
 
 def dpm_grid(
-    sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LINSPACE, karras: bool = False, offset: int = 0
+    sched: Schedule,
+    steps: int,
+    spacing: str | Spacing = Spacing.LINSPACE,
+    karras: bool = False,
+    offset: int = 0,
+    final: str = FinalSigma.ZERO,
 ) -> SigmaGrid:
     """The grid of diffusers' ``DPMSolverMultistepScheduler`` (integer model times; ``lambda_min_clipped`` = -inf).
 
     Its linspace and leading spacings take n + 1 points and drop the last (unlike Euler's; ``offset``, its
     ``steps_offset``, is added to leading ones); Karras sigmas span the whole trained range, and their times are
-    rounded (truncated for the cosine schedule, as diffusers does).
+    rounded (truncated for the cosine schedule, as diffusers does). ``final``: the last sigma (:class:`FinalSigma`).
     """
     _check_steps(sched, steps)
     kind, karras_from_name = _base_spacing(spacing)
@@ -173,4 +201,4 @@ def dpm_grid(
         ts = (t_cont if sched.kind == ScheduleKind.COSINE.value else t_cont.round()).astype(np.int64)
     else:
         sigmas = np.interp(ts, np.arange(T), table)
-    return SigmaGrid(np.append(sigmas, 0.0), ts, 1.0)
+    return SigmaGrid(np.append(sigmas, final_sigma(sched, final)), ts, 1.0)

@@ -111,6 +111,7 @@ def ddpm_step(
     t_prev: int | None = None,
     mean_shift: torch.Tensor | None = None,
     clip_range: float = 1.0,
+    x0_given: torch.Tensor | None = None,
 ) -> StepResult:
     """One ancestral step x_{t-1} = mu_theta(x_t, t) + sigma_t z (Ho et al. 2020, Algorithm 2).
 
@@ -118,14 +119,19 @@ def ddpm_step(
     With ``clip_x0`` the predicted x0 is clipped to [-r, r] (``clip_range`` r, diffusers' ``clip_sample_range``)
     and the mean is the posterior mean mu~_t(x_t, x0_hat).
     ``mean_shift`` is added to the mean before the noise (classifier guidance, Dhariwal & Nichol Algorithm 1).
-    ``noise`` (z) is ignored at the last step; it may be None there.
+    ``noise`` (z) is ignored at the last step; it may be None there. ``x0_given``: the model's own x0-hat (an x0 or
+    v model), used instead of the one from eps, with the posterior mean (diffusers' DDPM step for such models).
     """
     t_prev = t - 1 if t_prev is None else t_prev
     c = ddpm_coefficients(sched, t, t_prev)
     # x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), as fused scalar ops (this runs every step)
-    x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - c["abar_t"])).mul_(1.0 / math.sqrt(c["abar_t"]))
-    if clip_x0:
-        x0_pred.clamp_(-clip_range, clip_range)
+    if x0_given is not None:
+        x0_pred = x0_given.clone()
+    else:
+        x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - c["abar_t"])).mul_(1.0 / math.sqrt(c["abar_t"]))
+    if clip_x0 or x0_given is not None:
+        if clip_x0:
+            x0_pred.clamp_(-clip_range, clip_range)
         mean = torch.add(x_t * c["coef_xt"], x0_pred, alpha=c["coef_x0"])
     else:
         mean = torch.add(x_t, eps_pred, alpha=-c["eps_coef"]).mul_(c["mean_scale"])
@@ -139,10 +145,13 @@ def ddpm_step(
     return StepResult(mean, x0_pred)
 
 
-def ddim_sigma(sched: Schedule, t: int, t_prev: int, eta: float) -> float:
-    """sigma_t(eta) = eta sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev)   (Song et al. eq. 16)."""
+def ddim_sigma(sched: Schedule, t: int, t_prev: int, eta: float, final_abar: float = 1.0) -> float:
+    """sigma_t(eta) = eta sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev)   (Song et al. eq. 16).
+
+    ``final_abar``: abar_prev of the last step (t_prev < 0): 1, or abar_0 for diffusers' ``set_alpha_to_one=False``.
+    """
     abar_t = float(sched.alpha_bars[t])
-    abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
+    abar_prev = final_abar if t_prev < 0 else float(sched.alpha_bars[t_prev])
     return eta * math.sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev))
 
 
@@ -156,6 +165,8 @@ def ddim_step(
     noise: torch.Tensor | None = None,
     clip_x0: bool = False,
     clip_range: float = 1.0,
+    final_abar: float = 1.0,
+    x0_given: torch.Tensor | None = None,
 ) -> StepResult:
     """One DDIM step (Song et al. 2021, eq. 12):
 
@@ -166,14 +177,20 @@ def ddim_step(
     term uses the eps implied by the clipped x0_hat, eps = (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t), as
     guided-diffusion's ``ddim_sample`` does (diffusers: ``use_clipped_model_output=True``). Keeping the model's own
     eps instead makes the two terms disagree; with classifier-free guidance 3 that sent digits to the wrong class.
+    ``final_abar`` is abar_prev of the last step (t_prev < 0): 1 (the clean image), or abar_0 for diffusers'
+    ``set_alpha_to_one=False``. ``x0_given``: the model's own x0-hat (an x0 or v model; ``eps_pred`` then the eps
+    implied by it), used instead of the one from eps.
     """
     abar_t = float(sched.alpha_bars[t])
-    abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
-    x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - abar_t)).mul_(1.0 / math.sqrt(abar_t))
+    abar_prev = final_abar if t_prev < 0 else float(sched.alpha_bars[t_prev])
+    if x0_given is not None:
+        x0_pred = x0_given.clone()
+    else:
+        x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - abar_t)).mul_(1.0 / math.sqrt(abar_t))
     if clip_x0:
         x0_pred.clamp_(-clip_range, clip_range)
         eps_pred = torch.add(x_t, x0_pred, alpha=-math.sqrt(abar_t)).mul_(1.0 / math.sqrt(1.0 - abar_t))
-    sigma = ddim_sigma(sched, t, t_prev, eta)
+    sigma = ddim_sigma(sched, t, t_prev, eta, final_abar)
     direction = math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0))  # sqrt(1 - abar_prev - sigma_t^2)
     x_prev = torch.add(x0_pred * math.sqrt(abar_prev), eps_pred, alpha=direction)
     if sigma > 0:

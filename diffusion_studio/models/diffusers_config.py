@@ -44,6 +44,8 @@ VARIANCES = {
     "fixed_large_log": "beta",
 }
 SPACINGS = ("leading", "trailing", "linspace")
+# true/false keys the plan applies, with diffusers' defaults
+FLAGS = {"lower_order_final": True, "euler_at_final": False, "set_alpha_to_one": True}
 # each scheduler class's own defaults for keys a config may leave out (diffusers 0.42.1 __init__ signatures)
 CLASS_DEFAULTS = {
     "EulerDiscreteScheduler": {"timestep_spacing": "linspace"},
@@ -85,6 +87,10 @@ class SchedulerDefaults:
     spacing: str = "leading"  # or "karras": linspace with Karras sigmas
     karras: bool = False  # use_karras_sigmas (Euler, Heun, DPM-Solver++), on any spacing
     steps_offset: int = 0
+    final_sigmas_type: str = "zero"  # Euler, DPM-Solver++
+    lower_order_final: bool = True  # DPM-Solver++
+    euler_at_final: bool = False  # DPM-Solver++
+    set_alpha_to_one: bool = True  # DDIM
     prediction: str = Prediction.EPSILON.value
     scheduler_class: str = "DDPMScheduler"
     notes: tuple[str, ...] = ()  # settings the studio reads but does not reproduce exactly
@@ -239,7 +245,13 @@ def schedule_and_defaults(config: dict[str, Any], path: Path) -> tuple[Schedule,
     if karras and spacing == "linspace":
         spacing = "karras"  # the studio's name for diffusers' default linspace with Karras sigmas
     notes.extend(unmatched_settings(cls, config))
+    final = config.get("final_sigmas_type", "zero")
+    if final not in ("zero", "sigma_min"):
+        raise ModelError(f'{path} has "final_sigmas_type" {_shown(final)}; it should be "zero" or "sigma_min".')
+    flags = {key: _bool(config.get(key, default), key, path) for key, default in FLAGS.items()}
     defaults = SchedulerDefaults(
+        final_sigmas_type=final if sampler in ("euler", "dpmpp_2m") else "zero",
+        **flags,
         sampler=sampler,
         variance=VARIANCES[variance_type],
         clip_x0=clip,
@@ -283,6 +295,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _bool(value: Any, key: str, path: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ModelError(f'{path} has "{key}" {_shown(value)}; it should be true or false.')
+    return value
+
+
 def _int(value: Any, key: str, path: Path, low: int, high: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -318,6 +336,10 @@ def plan_from_defaults(defaults: SchedulerDefaults, **settings: Any):
         clip_x0=defaults.clip_x0,
         clip_range=defaults.clip_range,
         steps_offset=defaults.steps_offset,
+        final_sigmas_type=defaults.final_sigmas_type,
+        lower_order_final=defaults.lower_order_final,
+        euler_at_final=defaults.euler_at_final,
+        set_alpha_to_one=defaults.set_alpha_to_one,
         **settings,
     )
 
@@ -326,18 +348,15 @@ def plan_from_defaults(defaults: SchedulerDefaults, **settings: Any):
 UNMATCHED = (
     ("EulerDiscreteScheduler", "interpolation_type", "linear"),
     ("EulerDiscreteScheduler", "timestep_type", "discrete"),
-    ("EulerDiscreteScheduler", "final_sigmas_type", "zero"),
     ("EulerDiscreteScheduler", "sigma_min", None),
     ("EulerDiscreteScheduler", "sigma_max", None),
     ("HeunDiscreteScheduler", "clip_sample", False),
     ("DPMSolverMultistepScheduler", "solver_order", 2),
     ("DPMSolverMultistepScheduler", "algorithm_type", "dpmsolver++"),
     ("DPMSolverMultistepScheduler", "solver_type", "midpoint"),
-    ("DPMSolverMultistepScheduler", "final_sigmas_type", "zero"),
     ("DPMSolverMultistepScheduler", "lambda_min_clipped", -math.inf),
     ("DPMSolverMultistepScheduler", "use_lu_lambdas", False),
     ("DPMSolverMultistepScheduler", "use_flow_sigmas", False),
-    ("DDIMScheduler", "set_alpha_to_one", True),
 )
 SIGMA_OPTIONS = ("use_exponential_sigmas", "use_beta_sigmas")
 

@@ -39,15 +39,20 @@ def diffusers_folder_of(name: str) -> Path | None:
 
 
 def with_folder_settings(plan, info):
-    """``plan`` with the steps offset and x0 clipping range of the model's scheduler config (a diffusers folder's
-    ``steps_offset`` and ``clip_sample_range``): they say what the model's timesteps and data range are, not a
-    sampling choice, so every run of that model (command line, window, compare) uses them, as diffusers does."""
+    """``plan`` with the settings of the model's scheduler config (a diffusers folder's): ``steps_offset`` and
+    ``clip_sample_range`` say what the model's timesteps and data range are, so every run of that model (command
+    line, window, compare) uses them, as diffusers does; ``final_sigmas_type``, ``lower_order_final``,
+    ``euler_at_final`` and ``set_alpha_to_one`` apply when the run uses the folder's own sampler."""
     folder = info.extra.get("sampler_defaults") if isinstance(info.extra, dict) else None
     if not isinstance(folder, dict):
         return plan
-    return replace(
+    plan = replace(
         plan, steps_offset=int(folder.get("steps_offset", 0)), clip_range=float(folder.get("clip_range", 1.0))
     )
+    if plan.sampler != folder.get("sampler"):
+        return plan  # the rest describe the folder's own scheduler, not the one chosen instead
+    keys = ("final_sigmas_type", "lower_order_final", "euler_at_final", "set_alpha_to_one")
+    return replace(plan, **{key: folder[key] for key in keys if key in folder})
 
 
 @dataclass(frozen=True)
