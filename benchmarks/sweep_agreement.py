@@ -5,7 +5,9 @@ reference is diffusers' pipeline loop: latents = z * init_noise_sigma, the model
 one ``step`` per timestep with the pipeline's generator (DDPM noise, DDIM eta > 0). The studio's run goes the way a
 diffusers folder goes: ``schedule_and_defaults(config)`` -> schedule and sampler defaults -> ``SamplingPlan`` ->
 ``run_plan`` with the same seed (so the same z and the same later draws). Same model on both sides: a smooth
-deterministic fake network (eps, x0 or v output) or the closed-form ``ideal`` / ``gaussian`` models.
+deterministic fake network (eps, x0 or v output), the closed-form ``ideal`` / ``gaussian`` models, or a small
+randomly initialised diffusers ``UNet2DModel`` behind the studio's folder wrapper (diffusers' side calls the bare
+U-Net, so the wrapper's handling of model times is checked too).
 
 A case is EQUAL when the final images agree to 1e-4 relative (||ours - ref|| / ||ref||) and every step's model
 input does too; DIFF otherwise; REFUSED when the studio refuses the config (a ModelError/OptionError sentence);
@@ -106,9 +108,42 @@ def known_reason(case: Case) -> str:
     return ""
 
 
+TINY_UNET = {  # a small diffusers UNet2DModel (random weights) for 8x8 RGB
+    "sample_size": 8,
+    "in_channels": 3,
+    "out_channels": 3,
+    "layers_per_block": 1,
+    "block_out_channels": (16, 32),
+    "down_block_types": ("DownBlock2D", "AttnDownBlock2D"),
+    "up_block_types": ("AttnUpBlock2D", "UpBlock2D"),
+    "norm_num_groups": 8,
+}
+
+
+def _unet(prediction: str):
+    """A diffusers UNet2DModel behind the studio's DiffusersModel (what opening a folder gives)."""
+    import diffusers
+
+    from diffusion_studio.models.diffusers_folder import DiffusersModel
+
+    torch.manual_seed(0)
+    net = diffusers.UNet2DModel(**TINY_UNET)
+    return DiffusersModel(net, ModelInfo("unet", 8, 3, prediction=prediction))
+
+
+def _reference_output(model, x, t, sched, raw: bool) -> torch.Tensor:
+    """The model output diffusers' pipeline would use: the bare U-Net for a diffusers model, else the model's."""
+    if hasattr(model, "net") and hasattr(model.net, "config"):
+        with torch.no_grad():
+            return model.net(x, t).sample
+    return model.forward(x, t, sched) if raw else model.predict_eps(x, t, sched)
+
+
 def _model(case: Case):
     if case.model == "fake":
         return FakeNet(case.config.get("prediction_type", "epsilon"))
+    if case.model == "unet":
+        return _unet(case.config.get("prediction_type", "epsilon"))
     from diffusion_studio.models.registry import load_model
 
     return load_model(case.model)
@@ -143,7 +178,7 @@ def _diffusers_run(
     for t in ref.timesteps:
         x_in = ref.scale_model_input(latents, t)
         inputs.append(x_in)
-        out = model.forward(x_in, t, sched) if raw else model.predict_eps(x_in, t, sched)
+        out = _reference_output(model, x_in, t, sched, raw)
         kwargs = {}
         if case.sampler == "ddpm":
             kwargs = {"generator": generator}
@@ -239,6 +274,11 @@ def sigma_cases(quick: bool) -> list[Case]:
             for final in ("zero", "sigma_min"):
                 cfg = _base(sampler, "linear", 1000, (1e-4, 0.02)) | {"final_sigmas_type": final}
                 cases.append(Case(sampler, cfg, 10))
+    for sampler, karras, spacing, prediction in itertools.product(
+        SIGMA_SAMPLERS, (False, True), ("linspace", "leading"), ("epsilon", "v_prediction")
+    ):
+        cfg = _base(sampler, "linear", 1000, (1e-4, 0.02)) | {"timestep_spacing": spacing, "use_karras_sigmas": karras}
+        cases.append(Case(sampler, cfg | {"prediction_type": prediction}, 6, model="unet"))
     for lower, final, steps in itertools.product((True, False), ("zero", "sigma_min"), (7, 20)):
         cfg = _base("dpmpp_2m", "linear", 1000, (1e-4, 0.02)) | {"lower_order_final": lower, "final_sigmas_type": final}
         cases.append(Case("dpmpp_2m", cfg, steps))
@@ -300,6 +340,9 @@ def ddpm_ddim_cases(quick: bool) -> list[Case]:
         sample = {"prediction_type": "sample"}
         cases.append(Case("ddim", _base("ddim", "linear", 1000, (1e-4, 0.02)) | sample, 12, model))
         cases.append(Case("ddpm", _base("ddpm", "linear", 100, (1e-4, 0.02)) | sample, 100, model))
+    for sampler, prediction in itertools.product(("ddpm", "ddim"), ("epsilon", "sample")):
+        cfg = _base(sampler, "linear", 1000, (1e-4, 0.02)) | {"prediction_type": prediction, "steps_offset": 1}
+        cases.append(Case(sampler, cfg | {"clip_sample_range": 1.5}, 8, model="unet", eta=0.5))
     cases.append(Case("ddim", _base("ddim", "linear", 1000, (1e-4, 0.02)) | {"rescale_betas_zero_snr": True}, 10))
     return cases
 
