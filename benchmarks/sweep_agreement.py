@@ -212,11 +212,12 @@ def run_case(case: Case, seed: int = 0) -> tuple[str, float, str]:
     stride = 2 if case.sampler == "heun" else 1
     worst = max(_rel(s.x_t, inputs[stride * i]) for i, s in enumerate(ours))
     err = max(worst, _rel(ours[-1].x_prev, final))
-    if err >= TOL and case.sampler in ("ddpm", "ddim"):
+    if err >= 1e-5 and case.sampler in ("ddpm", "ddim"):  # the studio's DDPM/DDIM coefficients are float64
         inputs, final = _diffusers_run(case, model, sched, seed, float64=True)
         err64 = max(_rel(ours[-1].x_prev, final), *(_rel(s.x_t, inputs[i]) for i, s in enumerate(ours)))
-        if err64 < TOL:
-            return "EQUAL(f64)", err, f"{err64:.1e} against diffusers with float64 alpha-bars. {note}".strip()
+        note = f"{err64:.1e} against diffusers with float64 alpha-bars. {note}".strip()
+        if err >= TOL and err64 < TOL:
+            return "EQUAL(f64)", err, note
     return ("EQUAL" if err < TOL else "DIFF"), err, note
 
 
