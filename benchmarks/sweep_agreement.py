@@ -266,7 +266,9 @@ def sigma_cases(quick: bool) -> list[Case]:
             cases.append(Case(sampler, cfg, steps))
         cases.append(Case(sampler, _base(sampler, "linear", 1000, (1e-4, 0.02)), 999))
         cases.append(Case(sampler, _base(sampler, "linear", 1000, (1e-4, 0.02)) | {"use_karras_sigmas": True}, 999))
-        cases.append(Case(sampler, _base(sampler, "linear", 500, (1e-4, 0.02)) | {"timestep_spacing": "trailing"}, 500))
+        for spacing, karras in itertools.product(("linspace", "leading", "trailing"), (False, True)):
+            cfg = _base(sampler, "scaled_linear", 100, (1e-4, 0.02)) | {"timestep_spacing": spacing}
+            cases.append(Case(sampler, cfg | {"use_karras_sigmas": karras}, 100))  # as many steps as T
         for model in ("ideal", "gaussian"):
             for karras in (False, True):
                 cfg = _base(sampler, "linear", 1000, (1e-4, 0.02))

@@ -98,6 +98,8 @@ class SamplingPlan:
         kind = self.sampler_name
         if self.steps is not None:
             return self.steps
+        if kind is SamplerName.DPMPP_2M:  # its linspace/leading spacings take n + 1 of the T timesteps
+            return min(DEFAULT_STEPS[kind], sched.T - 1)
         return sched.T if kind is SamplerName.DDPM else min(DEFAULT_STEPS[kind], sched.T)
 
     def grid(self, sched: Schedule) -> SigmaGrid:

@@ -200,5 +200,10 @@ def dpm_grid(
         t_cont = sigma_to_t(sigmas, np.log(table))
         ts = (t_cont if sched.kind == ScheduleKind.COSINE.value else t_cont.round()).astype(np.int64)
     else:
+        if len(ts) > 1 and not np.all(np.diff(ts) < 0):
+            raise OptionError(
+                f"DPM-Solver++'s {kind.value} spacing takes {n} + 1 points of the {T} timesteps and repeats one "
+                f"(diffusers' own run fails there): choose at most {T - 1} steps, or Karras or trailing spacing."
+            )
         sigmas = np.interp(ts, np.arange(T), table)
     return SigmaGrid(np.append(sigmas, final_sigma(sched, final)), ts, 1.0)

@@ -204,6 +204,17 @@ def test_bad_settings_are_one_sentence(plan: SamplingPlan, words: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("spacing", ["linspace", "leading"])
+def test_dpm_refuses_spacings_that_repeat_a_timestep(spacing: str) -> None:
+    """linspace/leading take n + 1 points: with n = T one repeats (diffusers' run gives NaN or fails)."""
+    from diffusion_studio.core import make_schedule
+
+    sched = make_schedule("linear", 100)
+    with pytest.raises(OptionError, match="repeats one") as info:
+        list(run_plan(FakeNet(), sched, SamplingPlan(sampler="dpmpp_2m", steps=100, spacing=spacing), SHAPE))
+    assert "\n" not in str(info.value)
+
+
 def test_the_whole_ddpm_chain_has_no_room_for_an_offset() -> None:
     """DDPM over every t ignores steps_offset (diffusers' own leading timesteps would reach t = T and fail)."""
     from diffusion_studio.core import make_schedule
@@ -211,3 +222,4 @@ def test_the_whole_ddpm_chain_has_no_room_for_an_offset() -> None:
     sched = make_schedule("linear", 50)
     assert SamplingPlan(sampler="ddpm", steps_offset=1).timesteps(sched) == list(range(49, -1, -1))
     assert SamplingPlan(sampler="ddpm", steps=10, steps_offset=1).timesteps(sched)[-1] == 1
+    assert len(SamplingPlan(sampler="dpmpp_2m").timesteps(make_schedule("linear", 20))) == 19  # default: T - 1
