@@ -143,7 +143,9 @@ def out_of_memory_fallback() -> None:
         notices = [i for i in items if isinstance(i, Notice)]
         frames = [i for i in items if not isinstance(i, Notice)]
         ok = (len(notices) == 1 and notices[0].restart and "CPU" in notices[0].device and len(frames) == 3
-              and next(prepared.model.parameters(), torch.zeros(0)).device.type == "cpu")
+              and prepared.model.device.type == "cpu"
+              and (prepared.plan.guidance.classifier is None
+                   or next(prepared.plan.guidance.classifier.parameters()).device.type == "cpu"))
         report(f"CUDA OOM fallback ({label}, batch 1024)", ok,
                f"notices {[n.text for n in notices]}; {len(frames)} frames after it; picture {frames[-1].x_t.shape}")
         prepared.model.to("cpu")
@@ -263,6 +265,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--data", type=Path)
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--parts", default="samplers,sdedit,oom,cli,train,torchrun", help="which parts to run")
+    ap.add_argument("--train-scale", type=float, default=1.0, help="multiply the training steps (0.2: a quick rerun)")
     ap.add_argument("--dry-run-on-cpu", action="store_true", help="run the script's logic on the CPU (no GPU checks)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -277,14 +281,20 @@ def main() -> int:
               f"cudnn.allow_tf32 {torch.backends.cudnn.allow_tf32}, matmul.allow_tf32 "
               f"{torch.backends.cuda.matmul.allow_tf32}", flush=True)
     work = Path("/tmp/gpu_check_work")
-    samplers_cuda_vs_cpu()
-    sdedit_cuda()
-    if DEV == "cuda":
+    parts = set(args.parts.split(","))
+    if "samplers" in parts:
+        samplers_cuda_vs_cpu()
+    if "sdedit" in parts:
+        sdedit_cuda()
+    if "oom" in parts and DEV == "cuda":
         out_of_memory_fallback()
-    cli_on_cuda(args.out)
-    if args.data and not args.skip_train:
-        training_on_cuda(args.data, work, args.out, 0.01 if DEV == "cpu" else 1.0)
-        torchrun_nccl(args.data, work, 3 if DEV == "cpu" else 300)
+    if "cli" in parts:
+        cli_on_cuda(args.out)
+    scale = 0.01 if DEV == "cpu" else args.train_scale
+    if args.data and not args.skip_train and "train" in parts:
+        training_on_cuda(args.data, work, args.out, scale)
+    if args.data and not args.skip_train and "torchrun" in parts:
+        torchrun_nccl(args.data, work, max(3, int(300 * scale)))
     print("\nSUMMARY")
     for name, status, _detail in RESULTS:
         print(f"{status} {name}")
