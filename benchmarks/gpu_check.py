@@ -54,7 +54,7 @@ def part(fn):
 
 def _run(model: str, device: str, **kw):
     """One whole run through the session layer; returns (final x as float CPU tensor, seconds per step, steps)."""
-    from diffusion_studio.core.plan import SamplingPlan
+    from diffusion_studio.core.plan import SamplingPlan, run_plan
     from diffusion_studio.session.frames import stream_frames
     from diffusion_studio.session.request import RunRequest, prepare_run
 
@@ -62,12 +62,14 @@ def _run(model: str, device: str, **kw):
     plan = SamplingPlan(**{k: v for k, v in kw.items() if k in plan_keys})
     req = RunRequest(model=model, device=device, plan=plan, **{k: v for k, v in kw.items() if k not in plan_keys})
     prepared = prepare_run(req)
+    if device == "cuda":  # one untimed pass first: CUDA and cuDNN load and pick kernels on first use
+        for _ in zip(range(2), run_plan(prepared.model, prepared.schedule, prepared.plan, prepared.shape,
+                                        prepared.init, prepared.device), strict=False):
+            pass
     frames = []
     if device == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    from diffusion_studio.core.plan import run_plan
-
     last = None
     for step in run_plan(prepared.model, prepared.schedule, prepared.plan, prepared.shape, prepared.init,
                          prepared.device):
