@@ -25,7 +25,8 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
     chosen = model_sampler_defaults(args)  # a diffusers folder's scheduler config fills what was not given
     plan = SamplingPlan(sampler=chosen.sampler, steps=chosen.steps, eta=args.eta, spacing=chosen.spacing,
                         variance=chosen.variance, clip_x0=chosen.clip_x0, seed=args.seed, batch=args.batch,
-                        strength=strength, churn=args.churn, guidance_interval=args.guidance_interval)
+                        strength=strength, churn=args.churn, guidance_interval=args.guidance_interval,
+                        **chosen.plan_settings())
     return RunRequest(model=args.model, schedule=args.schedule, T=args.T, size=args.size, init_image=args.init,
                       class_label=args.class_label, cfg_scale=args.guidance,
                       classifier_scale=args.classifier_scale, plan=plan, device=args.device)

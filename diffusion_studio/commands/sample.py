@@ -159,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         strength=strength,
         churn=args.churn,
         guidance_interval=args.guidance_interval,
+        **chosen.plan_settings(),
     )
     request = RunRequest(
         model=args.model,

@@ -21,10 +21,18 @@ import torch
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.core.guidance import classifier_log_prob_grad, ddim_classifier_eps, guided_eps_parts
 from diffusion_studio.core.parameterization import Prediction
-from diffusion_studio.core.samplers import Guidance, Step, _check_finite, _noise
+from diffusion_studio.core.samplers import Guidance, Step, _check_finite, _noise, raw_prediction
 from diffusion_studio.core.schedules import Schedule
-from diffusion_studio.core.sigmas import SigmaGrid, dpm_grid, euler_grid, sigma_to_t, trained_sigmas
+from diffusion_studio.core.sigmas import (
+    FinalSigma,
+    SigmaGrid,
+    dpm_grid,
+    euler_grid,
+    sigma_to_t,
+    trained_sigmas,
+)
 from diffusion_studio.core.steps import SamplerName, Spacing
+from diffusion_studio.errors import OptionError
 
 
 @dataclass
@@ -52,13 +60,9 @@ class _Denoiser:
 
     def _raw_kind(self) -> str | None:
         """ "sample" or "v_prediction" when the model's raw output can be read directly, else None (through eps)."""
-        g, model = self.guidance, self.model
-        kind = getattr(getattr(model, "info", None), "prediction", Prediction.EPSILON.value)
-        classifier = g.classifier is not None and g.classifier_scale != 0 and self.y is not None
+        g = self.guidance
         # a wrapper that forwards attributes (a call counter, say) wraps predict_eps only: read it through that
-        if kind == Prediction.EPSILON.value or classifier or not hasattr(type(model), "forward"):
-            return None
-        return kind
+        return raw_prediction(self.model, g.classifier is not None and g.classifier_scale != 0 and self.y is not None)
 
     def _raw(self, x_vp: torch.Tensor, time: float | int) -> tuple[torch.Tensor, torch.Tensor | None]:
         g = self.guidance
@@ -269,6 +273,8 @@ def dpmpp_2m_sampler(
     guidance: Guidance | None = None,
     cancel: CancelToken | None = None,
     start_noise: torch.Tensor | None = None,
+    lower_order_final: bool = True,
+    euler_at_final: bool = False,
 ) -> Iterator[Step]:
     """DPM-Solver++(2M) in VP form (Lu et al. 2022, "DPM-Solver++", Algorithm 2; data prediction, midpoint):
 
@@ -278,18 +284,21 @@ def dpmpp_2m_sampler(
         D = x0_i + (x0_i - x0_{i-1}) / (2 r),  r = (lambda_i - lambda_{i-1}) / h     (later steps)
         x_{i+1} = (s_{i+1} / s_i) x_i - alpha_{i+1} (exp(-h) - 1) D
 
-    The last step, to sigma = 0, is first order and lands on x0_i (diffusers' ``final_sigmas_type="zero"``).
-    One model call per step.
+    The last step is first order: to sigma = 0 it lands on x0_i (diffusers' ``final_sigmas_type="zero"``); to
+    sigma_min only with ``euler_at_final``, or ``lower_order_final`` on a run of fewer than 15 steps, as diffusers'
+    rule (otherwise the last step is second order). One model call per step.
     """
     den = _denoiser(model, sched, guidance, x_start)
     sig = _f32(grid.sigmas)
     labels = _labels(grid)
     x = x_start if start_noise is None else start_noise * _f32(grid.init_noise_sigma)
-    # alpha_i, s_i and lambda_i of every sigma but the final 0, one scalar at a time as diffusers computes them
-    coeffs = [_alpha_sigma(v) for v in sig[:-1]]
+    # alpha_i, s_i and lambda_i of every sigma but a final 0, one scalar at a time as diffusers computes them
+    coeffs = [_alpha_sigma(v) for v in (sig if sig[-1] > 0 else sig[:-1])]
     lams = [torch.log(a) - torch.log(s_) for a, s_ in coeffs]
+    n = len(grid)
+    last_first_order = euler_at_final or (lower_order_final and n < 15)  # diffusers' rule for solver order 2
     prev_x0 = None
-    for i in range(len(grid)):
+    for i in range(n):
         if cancel is not None and cancel.cancelled:
             return
         (alpha_s, s_s), lam_s = coeffs[i], lams[i]
@@ -302,21 +311,34 @@ def dpmpp_2m_sampler(
             (alpha_t, s_t), lam_t = coeffs[i + 1], lams[i + 1]
             h = lam_t - lam_s
             phi = alpha_t * (torch.exp(-h) - 1.0)
-            if prev_x0 is None:
+            if prev_x0 is None or (i == n - 1 and last_first_order):
                 x_next = (s_t / s_s) * x - phi * x0
             else:
                 r0 = (lam_s - lams[i - 1]) / h
                 d1 = (1.0 / r0) * (x0 - prev_x0)
                 x_next = (s_t / s_s) * x - phi * x0 - 0.5 * phi * d1
         t, t_prev = labels[i], labels[i + 1]
-        yield Step(i, len(grid), t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i), delta)
+        yield Step(i, n, t, t_prev, x, x0, eps, x_next, 1, float(time), grid.alpha_bar(i), delta)
         x, prev_x0 = x_next, x0
 
 
-def sigma_grid(name: str | SamplerName, sched: Schedule, steps: int, spacing: str | Spacing) -> SigmaGrid:
-    """The grid diffusers' scheduler for this sampler would visit (Euler and Heun share one)."""
+def sigma_grid(
+    name: str | SamplerName,
+    sched: Schedule,
+    steps: int,
+    spacing: str | Spacing,
+    karras: bool = False,
+    offset: int = 0,
+    final: str = FinalSigma.ZERO,
+) -> SigmaGrid:
+    """The grid diffusers' scheduler for this sampler would visit (Euler and Heun share one); ``karras`` is its
+    ``use_karras_sigmas`` on the ``spacing``'s timesteps, ``offset`` its ``steps_offset``, ``final`` its
+    ``final_sigmas_type`` (Euler and DPM-Solver++: diffusers' Heun always ends at 0)."""
     kind = SamplerName.parse(name)
-    return dpm_grid(sched, steps, spacing) if kind is SamplerName.DPMPP_2M else euler_grid(sched, steps, spacing)
+    if kind is SamplerName.HEUN and FinalSigma(final) is not FinalSigma.ZERO:
+        raise OptionError("Heun always ends at sigma = 0 (diffusers' Heun has no final_sigmas_type).")
+    make = dpm_grid if kind is SamplerName.DPMPP_2M else euler_grid
+    return make(sched, steps, spacing, karras, offset, final)
 
 
 def sigma_sampler(
@@ -331,6 +353,8 @@ def sigma_sampler(
     generator: torch.Generator | None = None,
     cancel: CancelToken | None = None,
     start_noise: torch.Tensor | None = None,
+    lower_order_final: bool = True,
+    euler_at_final: bool = False,
 ) -> Iterator[Step]:
     """Dispatch to :func:`euler_sampler`, :func:`heun_sampler` or :func:`dpmpp_2m_sampler` by name."""
     kind = SamplerName.parse(name)
@@ -347,5 +371,15 @@ def sigma_sampler(
             start_noise=start_noise,
         )
     if kind is SamplerName.DPMPP_2M:
-        return dpmpp_2m_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel, start_noise=start_noise)
+        return dpmpp_2m_sampler(
+            model,
+            sched,
+            x_start,
+            grid,
+            guidance=guidance,
+            cancel=cancel,
+            start_noise=start_noise,
+            lower_order_final=lower_order_final,
+            euler_at_final=euler_at_final,
+        )
     return euler_sampler(model, sched, x_start, grid, guidance=guidance, cancel=cancel, start_noise=start_noise)

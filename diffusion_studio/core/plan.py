@@ -39,6 +39,14 @@ class SamplingPlan:
     guidance: Guidance = Guidance()
     churn: float = 0.0  # Heun only: Karras et al. 2022 S_churn (0 = deterministic)
     guidance_interval: tuple[float, float] | None = None  # classifier-free guidance only for lo <= t <= hi
+    karras: bool = False  # Euler/Heun/DPM-Solver++: Karras sigmas over the spacing's range (use_karras_sigmas)
+    steps_offset: int = 0  # diffusers' steps_offset: added to leading-spaced timesteps
+    clip_range: float = 1.0  # DDPM and DDIM clip x0-hat to [-clip_range, clip_range] (clip_sample_range)
+    # diffusers' scheduler settings that change a run, as named there (a diffusers folder's config sets them):
+    final_sigmas_type: str = "zero"  # Euler, DPM-Solver++: end at sigma 0, or at "sigma_min" (sigma of t = 0)
+    lower_order_final: bool = True  # DPM-Solver++: a first-order last step on runs under 15 steps (to sigma_min)
+    euler_at_final: bool = False  # DPM-Solver++: always a first-order last step
+    set_alpha_to_one: bool = True  # DDIM: the last step lands on abar = 1 (the clean image); False: on abar_0
 
     @property
     def sampler_name(self) -> SamplerName:
@@ -73,6 +81,14 @@ class SamplingPlan:
             lo, hi = (float(v) for v in self.guidance_interval)
             if not (0 <= lo <= hi < float("inf")):
                 raise OptionError(f"The guidance interval needs 0 <= LO <= HI, got {lo:g},{hi:g}.")
+        if self.karras and not kind.on_sigmas:
+            raise OptionError("Karras sigmas apply to the euler, heun and dpmpp_2m samplers, not DDPM/DDIM.")
+        if not isinstance(self.steps_offset, int) or isinstance(self.steps_offset, bool) or self.steps_offset < 0:
+            raise OptionError(f"The steps offset must be a whole number of at least 0, got {self.steps_offset!r}.")
+        if self.final_sigmas_type != "zero" and kind not in (SamplerName.EULER, SamplerName.DPMPP_2M):
+            raise OptionError("A final sigma other than zero applies to the euler and dpmpp_2m samplers only.")
+        if not (0 < self.clip_range < float("inf")):
+            raise OptionError(f"The x0 clipping range must be a positive number, got {self.clip_range:g}.")
         Variance(self.variance)
         self.spacing_name  # noqa: B018 - raises on an unknown spacing
         self.timesteps(sched)
@@ -86,7 +102,15 @@ class SamplingPlan:
 
     def grid(self, sched: Schedule) -> SigmaGrid:
         """The sigma grid of a Euler/Heun/DPM-Solver++ plan (cut at t0 for an SDEdit start)."""
-        grid = sigma_grid(self.sampler_name, sched, self._steps(sched), self.spacing_name)
+        grid = sigma_grid(
+            self.sampler_name,
+            sched,
+            self._steps(sched),
+            self.spacing_name,
+            self.karras,
+            self.steps_offset,
+            self.final_sigmas_type,
+        )
         return grid if self.strength is None else grid.from_time(round(self.strength * (sched.T - 1)))
 
     def timesteps(self, sched: Schedule) -> list[int]:
@@ -95,9 +119,9 @@ class SamplingPlan:
             return self.grid(sched).rounded_times()
         steps = self._steps(sched)
         if self.sampler_name is SamplerName.DDPM and steps == sched.T:
-            ts = list(range(sched.T - 1, -1, -1))
+            ts = list(range(sched.T - 1, -1, -1))  # the whole chain: no room for a steps offset
         else:
-            ts = ddim_timesteps(sched, steps, self.spacing_name)
+            ts = ddim_timesteps(sched, steps, self.spacing_name, self.steps_offset)
         if self.strength is not None:
             t0 = round(self.strength * (sched.T - 1))
             ts = [t for t in ts if t <= t0]
@@ -217,6 +241,8 @@ def _dispatch(
             generator=generator,
             cancel=cancel,
             start_noise=start_noise,
+            lower_order_final=plan.lower_order_final,
+            euler_at_final=plan.euler_at_final,
         )
     return reverse_process(
         model,
@@ -227,6 +253,8 @@ def _dispatch(
         eta=plan.eta,
         variance=plan.variance,
         clip_x0=plan.clip_x0,
+        clip_range=plan.clip_range,
+        final_abar=1.0 if plan.set_alpha_to_one else float(sched.alpha_bars[0]),
         guidance=guidance,
         generator=generator,
         cancel=cancel,

@@ -20,7 +20,7 @@ from diffusion_studio.core.guidance import (
     ddpm_classifier_shift,
     guided_eps_parts,
 )
-from diffusion_studio.core.parameterization import v_from_eps_x0
+from diffusion_studio.core.parameterization import Prediction, v_from_eps_x0
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.steps import (
     SamplerName,
@@ -99,6 +99,30 @@ def _check_finite(eps: torch.Tensor, t: int) -> None:
         raise ModelError(f"The model produced NaN or infinite values at t = {t}; the run was stopped.")
 
 
+def raw_prediction(model, classifier: bool) -> str | None:
+    """ "sample" or "v_prediction" when the model's raw output (``forward``) is read directly, as diffusers reads
+    it (x0-hat from it with no round trip through eps, which at abar ~ 1e-9 keeps three digits); None: through
+    ``predict_eps`` (eps models, classifier guidance, or a wrapper that has only ``predict_eps``)."""
+    kind = getattr(getattr(model, "info", None), "prediction", Prediction.EPSILON.value)
+    if kind == Prediction.EPSILON.value or classifier or not hasattr(type(model), "forward"):
+        return None
+    return kind
+
+
+def raw_to_eps(
+    out: torch.Tensor, delta: torch.Tensor | None, x: torch.Tensor, abar: float, kind: str | None
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(eps-hat, x0-hat or None, guidance difference in eps terms) from a model output of ``kind`` (None: eps):
+    x0 = out, eps = (x - sqrt(abar) x0) / sqrt(1 - abar) for "sample"; x0 = sqrt(abar) x - sqrt(1 - abar) v,
+    eps = sqrt(abar) v + sqrt(1 - abar) x for "v_prediction" (the formulas of diffusers' DDPM/DDIM steps)."""
+    if kind is None:
+        return out, None, delta
+    a, s = math.sqrt(abar), math.sqrt(1.0 - abar)
+    if kind == Prediction.SAMPLE.value:
+        return (x - a * out) / s, out, None if delta is None else delta * (-a / s)
+    return a * out + s * x, a * x - s * out, None if delta is None else delta * a
+
+
 def reverse_process(
     model,
     sched: Schedule,
@@ -112,10 +136,14 @@ def reverse_process(
     guidance: Guidance | None = None,
     generator: torch.Generator | None = None,
     cancel: CancelToken | None = None,
+    clip_range: float = 1.0,
+    final_abar: float = 1.0,
 ) -> Iterator[Step]:
     """Run DDPM (Ho et al. Algorithm 2) or DDIM (Song et al. eq. 12) over descending ``timesteps``.
 
-    ``model`` has ``predict_eps(x_t, t, schedule, y)``. Stops before the next model call once ``cancel`` is set.
+    ``model`` has ``predict_eps(x_t, t, schedule, y)``; ``clip_x0`` clips x0-hat to [-clip_range, clip_range];
+    DDIM's last step lands on abar = ``final_abar`` (1; abar_0 is diffusers' ``set_alpha_to_one=False``).
+    Stops before the next model call once ``cancel`` is set.
     An unknown ``method`` raises :class:`OptionError`; the sigma-grid samplers run in :mod:`.karras`.
     """
     kind = SamplerName.parse(method)
@@ -127,20 +155,26 @@ def reverse_process(
     if guidance.label is not None:
         y = torch.full((batch,), int(guidance.label), dtype=torch.long, device=x_start.device)
     use_classifier = guidance.classifier is not None and guidance.classifier_scale != 0 and y is not None
+    kind_raw = raw_prediction(model, use_classifier)
+    forward = torch.no_grad()(model.forward) if kind_raw else None
     x = x_start
     t_prevs = previous_timesteps(timesteps)
     for i, (t, t_prev) in enumerate(zip(timesteps, t_prevs, strict=True)):
         if cancel is not None and cancel.cancelled:
             return
         t_batch = torch.full((batch,), t, dtype=torch.long, device=x.device)
-        eps, delta = guided_eps_parts(model, x, t_batch, sched, y, guidance.null_class, guidance.cfg_scale_at(t))
+        abar_t = float(sched.alpha_bars[t])
+        raw = guided_eps_parts(
+            model, x, t_batch, sched, y, guidance.null_class, guidance.cfg_scale_at(t), forward if kind_raw else None
+        )
+        eps, x0_raw, delta = raw_to_eps(*raw, x, abar_t, kind_raw)
         _check_finite(eps, t)
         grad = classifier_log_prob_grad(guidance.classifier, x, t_batch, y) if use_classifier else None
         if kind is SamplerName.DDIM:
             if grad is not None:  # Dhariwal & Nichol, Algorithm 2
-                eps = ddim_classifier_eps(eps, float(sched.alpha_bars[t]), grad, guidance.classifier_scale)
+                eps = ddim_classifier_eps(eps, abar_t, grad, guidance.classifier_scale)
             noise = _noise(x, generator) if eta > 0 else None
-            x_prev, x0 = ddim_step(sched, x, t, t_prev, eps, eta=eta, noise=noise, clip_x0=clip_x0)
+            x_prev, x0 = ddim_step(sched, x, t, t_prev, eps, eta, noise, clip_x0, clip_range, final_abar, x0_raw)
         else:
             sigma = ddpm_sigma(sched, t, variance, t_prev)
             shift = None
@@ -148,11 +182,9 @@ def reverse_process(
                 shift = ddpm_classifier_shift(grad, sigma, guidance.classifier_scale)
             noise = _noise(x, generator) if sigma > 0 else None
             x_prev, x0 = ddpm_step(
-                sched, x, t, eps, noise, variance, clip_x0, t_prev=t_prev, mean_shift=shift
+                sched, x, t, eps, noise, variance, clip_x0, t_prev, shift, clip_range, x0_raw
             )
-        yield Step(
-            i, len(timesteps), t, t_prev, x, x0, eps, x_prev, alpha_bar=float(sched.alpha_bars[t]), cfg_delta=delta
-        )
+        yield Step(i, len(timesteps), t, t_prev, x, x0, eps, x_prev, alpha_bar=abar_t, cfg_delta=delta)
         x = x_prev
 
 

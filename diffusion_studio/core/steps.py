@@ -110,20 +110,28 @@ def ddpm_step(
     clip_x0: bool = False,
     t_prev: int | None = None,
     mean_shift: torch.Tensor | None = None,
+    clip_range: float = 1.0,
+    x0_given: torch.Tensor | None = None,
 ) -> StepResult:
     """One ancestral step x_{t-1} = mu_theta(x_t, t) + sigma_t z (Ho et al. 2020, Algorithm 2).
 
     Without clipping, mu_theta = (x_t - (1 - alpha_t)/sqrt(1 - abar_t) eps_theta) / sqrt(alpha_t).
-    With ``clip_x0`` the predicted x0 is clipped to [-1, 1] and the mean is the posterior mean mu~_t(x_t, x0_hat).
+    With ``clip_x0`` the predicted x0 is clipped to [-r, r] (``clip_range`` r, diffusers' ``clip_sample_range``)
+    and the mean is the posterior mean mu~_t(x_t, x0_hat).
     ``mean_shift`` is added to the mean before the noise (classifier guidance, Dhariwal & Nichol Algorithm 1).
-    ``noise`` (z) is ignored at the last step; it may be None there.
+    ``noise`` (z) is ignored at the last step; it may be None there. ``x0_given``: the model's own x0-hat (an x0 or
+    v model), used instead of the one from eps, with the posterior mean (diffusers' DDPM step for such models).
     """
     t_prev = t - 1 if t_prev is None else t_prev
     c = ddpm_coefficients(sched, t, t_prev)
     # x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), as fused scalar ops (this runs every step)
-    x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - c["abar_t"])).mul_(1.0 / math.sqrt(c["abar_t"]))
-    if clip_x0:
-        x0_pred.clamp_(-1.0, 1.0)
+    if x0_given is not None:
+        x0_pred = x0_given.clone()
+    else:
+        x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - c["abar_t"])).mul_(1.0 / math.sqrt(c["abar_t"]))
+    if clip_x0 or x0_given is not None:
+        if clip_x0:
+            x0_pred.clamp_(-clip_range, clip_range)
         mean = torch.add(x_t * c["coef_xt"], x0_pred, alpha=c["coef_x0"])
     else:
         mean = torch.add(x_t, eps_pred, alpha=-c["eps_coef"]).mul_(c["mean_scale"])
@@ -137,10 +145,13 @@ def ddpm_step(
     return StepResult(mean, x0_pred)
 
 
-def ddim_sigma(sched: Schedule, t: int, t_prev: int, eta: float) -> float:
-    """sigma_t(eta) = eta sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev)   (Song et al. eq. 16)."""
+def ddim_sigma(sched: Schedule, t: int, t_prev: int, eta: float, final_abar: float = 1.0) -> float:
+    """sigma_t(eta) = eta sqrt((1 - abar_prev)/(1 - abar_t)) sqrt(1 - abar_t/abar_prev)   (Song et al. eq. 16).
+
+    ``final_abar``: abar_prev of the last step (t_prev < 0): 1, or abar_0 for diffusers' ``set_alpha_to_one=False``.
+    """
     abar_t = float(sched.alpha_bars[t])
-    abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
+    abar_prev = final_abar if t_prev < 0 else float(sched.alpha_bars[t_prev])
     return eta * math.sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev))
 
 
@@ -153,23 +164,33 @@ def ddim_step(
     eta: float = 0.0,
     noise: torch.Tensor | None = None,
     clip_x0: bool = False,
+    clip_range: float = 1.0,
+    final_abar: float = 1.0,
+    x0_given: torch.Tensor | None = None,
 ) -> StepResult:
     """One DDIM step (Song et al. 2021, eq. 12):
 
         x_{t_prev} = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma_t^2) eps_theta + sigma_t z
 
-    eta = 0 is deterministic; eta = 1 is DDPM-like. With ``clip_x0`` x0_hat is clipped to [-1, 1] and the direction
+    eta = 0 is deterministic; eta = 1 is DDPM-like. With ``clip_x0`` x0_hat is clipped to [-r, r] (``clip_range``,
+    diffusers' ``clip_sample_range``; 1 by default) and the direction
     term uses the eps implied by the clipped x0_hat, eps = (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t), as
     guided-diffusion's ``ddim_sample`` does (diffusers: ``use_clipped_model_output=True``). Keeping the model's own
     eps instead makes the two terms disagree; with classifier-free guidance 3 that sent digits to the wrong class.
+    ``final_abar`` is abar_prev of the last step (t_prev < 0): 1 (the clean image), or abar_0 for diffusers'
+    ``set_alpha_to_one=False``. ``x0_given``: the model's own x0-hat (an x0 or v model; ``eps_pred`` then the eps
+    implied by it), used instead of the one from eps.
     """
     abar_t = float(sched.alpha_bars[t])
-    abar_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
-    x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - abar_t)).mul_(1.0 / math.sqrt(abar_t))
+    abar_prev = final_abar if t_prev < 0 else float(sched.alpha_bars[t_prev])
+    if x0_given is not None:
+        x0_pred = x0_given.clone()
+    else:
+        x0_pred = torch.add(x_t, eps_pred, alpha=-math.sqrt(1.0 - abar_t)).mul_(1.0 / math.sqrt(abar_t))
     if clip_x0:
-        x0_pred.clamp_(-1.0, 1.0)
+        x0_pred.clamp_(-clip_range, clip_range)
         eps_pred = torch.add(x_t, x0_pred, alpha=-math.sqrt(abar_t)).mul_(1.0 / math.sqrt(1.0 - abar_t))
-    sigma = ddim_sigma(sched, t, t_prev, eta)
+    sigma = ddim_sigma(sched, t, t_prev, eta, final_abar)
     direction = math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0))  # sqrt(1 - abar_prev - sigma_t^2)
     x_prev = torch.add(x0_pred * math.sqrt(abar_prev), eps_pred, alpha=direction)
     if sigma > 0:
@@ -179,11 +200,15 @@ def ddim_step(
     return StepResult(x_prev, x0_pred)
 
 
-def ddim_timesteps(sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LEADING) -> list[int]:
-    """Descending timesteps of a respaced run, as diffusers' ``timestep_spacing`` (steps_offset = 0).
+def ddim_timesteps(
+    sched: Schedule, steps: int, spacing: str | Spacing = Spacing.LEADING, offset: int = 0
+) -> list[int]:
+    """Descending timesteps of a respaced run, as diffusers' ``timestep_spacing`` and ``steps_offset``.
 
-    leading: 0, T//n, 2T//n, ...;  trailing: round(T, T - T/n, ...) - 1;  linspace: round(linspace(0, T-1, n))
-    The step after the last one goes to t_prev = -1 (the clean image).
+    leading: offset + (0, T//n, 2T//n, ...);  trailing: round(T, T - T/n, ...) - 1;
+    linspace: round(linspace(0, T-1, n)).
+    The step after the last one goes to t_prev = -1 (the clean image). The offset shifts leading timesteps only, as
+    in diffusers; one that would push them past T - 1 is refused (diffusers' schedulers index past their table).
     """
     T = sched.T  # noqa: N806
     if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= T:
@@ -192,12 +217,26 @@ def ddim_timesteps(sched: Schedule, steps: int, spacing: str | Spacing = Spacing
     if kind is Spacing.KARRAS:
         raise OptionError("Karras spacing is a sigma grid: it applies to euler, heun and dpmpp_2m, not DDPM/DDIM.")
     if kind is Spacing.LEADING:
-        ts = (np.arange(0, steps) * (T // steps)).round()[::-1]
+        ts = (np.arange(0, steps) * (T // steps)).round()[::-1] + leading_offset(sched, steps, offset, T // steps)
     elif kind is Spacing.TRAILING:
         ts = np.round(np.arange(T, 0, -T / steps)) - 1
     else:
         ts = np.linspace(0, T - 1, steps).round()[::-1]
     return [int(v) for v in ts]
+
+
+def leading_offset(sched: Schedule, steps: int, offset: int, ratio: int) -> int:
+    """``offset`` (diffusers' ``steps_offset``) after checking that the shifted leading timesteps stay below T:
+    the last of them is (steps - 1) * ratio + offset. OptionError with one sentence otherwise."""
+    if not isinstance(offset, (int, np.integer)) or isinstance(offset, bool) or offset < 0:
+        raise OptionError(f"The steps offset must be a whole number of at least 0, got {offset!r}.")
+    top = (steps - 1) * ratio + int(offset)
+    if top > sched.T - 1:
+        raise OptionError(
+            f"steps_offset {offset} would move the first of {steps} leading timesteps to t = {top}, past "
+            f"T - 1 = {sched.T - 1}; choose fewer steps or another spacing."
+        )
+    return int(offset)
 
 
 def parse_interval(text: str) -> tuple[float, float]:

@@ -44,6 +44,14 @@ VARIANCES = {
     "fixed_large_log": "beta",
 }
 SPACINGS = ("leading", "trailing", "linspace")
+# true/false keys the plan applies, with diffusers' defaults
+FLAGS = {"lower_order_final": True, "euler_at_final": False, "set_alpha_to_one": True}
+# each scheduler class's own defaults for keys a config may leave out (diffusers 0.42.1 __init__ signatures)
+CLASS_DEFAULTS = {
+    "EulerDiscreteScheduler": {"timestep_spacing": "linspace"},
+    "HeunDiscreteScheduler": {"timestep_spacing": "linspace", "beta_start": 0.00085, "beta_end": 0.012},
+    "DPMSolverMultistepScheduler": {"timestep_spacing": "linspace"},
+}
 # the scheduler a folder names -> the studio's default sampler (others, DDPM included: ddpm)
 SAMPLERS = {
     "DDIMScheduler": "ddim",
@@ -76,8 +84,13 @@ class SchedulerDefaults:
     variance: str = "beta_tilde"
     clip_x0: bool = True
     clip_range: float = 1.0
-    spacing: str = "leading"
+    spacing: str = "leading"  # or "karras": linspace with Karras sigmas
+    karras: bool = False  # use_karras_sigmas (Euler, Heun, DPM-Solver++), on any spacing
     steps_offset: int = 0
+    final_sigmas_type: str = "zero"  # Euler, DPM-Solver++
+    lower_order_final: bool = True  # DPM-Solver++
+    euler_at_final: bool = False  # DPM-Solver++
+    set_alpha_to_one: bool = True  # DDIM
     prediction: str = Prediction.EPSILON.value
     scheduler_class: str = "DDPMScheduler"
     notes: tuple[str, ...] = ()  # settings the studio reads but does not reproduce exactly
@@ -203,6 +216,7 @@ def schedule_and_defaults(config: dict[str, Any], path: Path) -> tuple[Schedule,
     cls = config.get("_class_name", "DDPMScheduler")
     if not isinstance(cls, str) or not cls.endswith("Scheduler"):
         raise ModelError(f"{path} does not describe a scheduler (its _class_name is {_shown(cls)}).")
+    config = {**CLASS_DEFAULTS.get(cls, {}), **{k: v for k, v in config.items() if v is not None}}
     notes: list[str] = []
     if config.get("rescale_betas_zero_snr"):
         raise ModelError(f"{path} asks for zero terminal SNR (beta_T = 1), which the studio's schedules exclude.")
@@ -217,8 +231,6 @@ def schedule_and_defaults(config: dict[str, Any], path: Path) -> tuple[Schedule,
     if not isinstance(clip, bool):
         raise ModelError(f'{path} has "clip_sample" {_shown(clip)}; it should be true or false.')
     clip_range = _float(config.get("clip_sample_range", 1.0), "clip_sample_range", path, 1e-6, 1e6)
-    if clip and clip_range != 1.0:
-        notes.append(f"the scheduler clips x0 to +-{clip_range:g}; the studio clips to +-1")
     prediction = config.get("prediction_type") or Prediction.EPSILON.value
     if prediction not in {p.value for p in Prediction}:
         raise ModelError(f"{path} has prediction_type {_shown(prediction)}; choose epsilon, sample or v_prediction.")
@@ -226,19 +238,26 @@ def schedule_and_defaults(config: dict[str, Any], path: Path) -> tuple[Schedule,
     if spacing not in SPACINGS:
         raise ModelError(f"{path} has timestep_spacing {_shown(spacing)}; choose one of {', '.join(SPACINGS)}.")
     offset = _int(config.get("steps_offset", 0), "steps_offset", path, 0, schedule.T - 1)
-    if offset:
-        notes.append(f"steps_offset {offset} is not applied: the studio's respaced runs start at t = 0")
     if config.get("thresholding"):
         notes.append("dynamic thresholding is not applied: the studio clips x0 instead")
     sampler = SAMPLERS.get(cls, "ddpm")
-    if config.get("use_karras_sigmas") is True and sampler in ("euler", "heun", "dpmpp_2m"):
-        spacing = "karras"
+    karras = config.get("use_karras_sigmas") is True and sampler in ("euler", "heun", "dpmpp_2m")
+    if karras and spacing == "linspace":
+        spacing = "karras"  # the studio's name for diffusers' default linspace with Karras sigmas
+    notes.extend(unmatched_settings(cls, config))
+    final = config.get("final_sigmas_type", "zero")
+    if final not in ("zero", "sigma_min"):
+        raise ModelError(f'{path} has "final_sigmas_type" {_shown(final)}; it should be "zero" or "sigma_min".')
+    flags = {key: _bool(config.get(key, default), key, path) for key, default in FLAGS.items()}
     defaults = SchedulerDefaults(
+        final_sigmas_type=final if sampler in ("euler", "dpmpp_2m") else "zero",
+        **flags,
         sampler=sampler,
         variance=VARIANCES[variance_type],
         clip_x0=clip,
         clip_range=clip_range,
         spacing=spacing,
+        karras=karras,
         steps_offset=offset,
         prediction=prediction,
         scheduler_class=cls,
@@ -276,6 +295,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _bool(value: Any, key: str, path: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ModelError(f'{path} has "{key}" {_shown(value)}; it should be true or false.')
+    return value
+
+
 def _int(value: Any, key: str, path: Path, low: int, high: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -297,3 +322,52 @@ def _shown(value: Any) -> str:
 
 def _first_line(err: BaseException) -> str:
     return (str(err).splitlines() or [type(err).__name__])[0][:200]
+
+
+def plan_from_defaults(defaults: SchedulerDefaults, **settings: Any):
+    """The :class:`SamplingPlan` a folder's scheduler config asks for; ``settings`` (steps, eta, seed...) add to it."""
+    from diffusion_studio.core.plan import SamplingPlan
+
+    return SamplingPlan(
+        sampler=defaults.sampler,
+        spacing=defaults.spacing,
+        karras=defaults.karras,
+        variance=defaults.variance,
+        clip_x0=defaults.clip_x0,
+        clip_range=defaults.clip_range,
+        steps_offset=defaults.steps_offset,
+        final_sigmas_type=defaults.final_sigmas_type,
+        lower_order_final=defaults.lower_order_final,
+        euler_at_final=defaults.euler_at_final,
+        set_alpha_to_one=defaults.set_alpha_to_one,
+        **settings,
+    )
+
+
+# settings of the sigma schedulers that the studio's samplers do not reproduce: (class, key, diffusers default)
+UNMATCHED = (
+    ("EulerDiscreteScheduler", "interpolation_type", "linear"),
+    ("EulerDiscreteScheduler", "timestep_type", "discrete"),
+    ("EulerDiscreteScheduler", "sigma_min", None),
+    ("EulerDiscreteScheduler", "sigma_max", None),
+    ("HeunDiscreteScheduler", "clip_sample", False),
+    ("DPMSolverMultistepScheduler", "solver_order", 2),
+    ("DPMSolverMultistepScheduler", "algorithm_type", "dpmsolver++"),
+    ("DPMSolverMultistepScheduler", "solver_type", "midpoint"),
+    ("DPMSolverMultistepScheduler", "lambda_min_clipped", -math.inf),
+    ("DPMSolverMultistepScheduler", "use_lu_lambdas", False),
+    ("DPMSolverMultistepScheduler", "use_flow_sigmas", False),
+)
+SIGMA_OPTIONS = ("use_exponential_sigmas", "use_beta_sigmas")
+
+
+def unmatched_settings(cls: str, config: dict[str, Any]) -> list[str]:
+    """One note per setting of the folder's scheduler that the studio's sampler does not reproduce."""
+    notes = [
+        f"{key} {_shown(config[key])} is not reproduced (the studio's {SAMPLERS[cls]} runs as {key} {_shown(default)})"
+        for name, key, default in UNMATCHED
+        if name == cls and key in config and config[key] != default
+    ]
+    notes += [f"{key} is not reproduced (the studio's sigma grids are Karras' or the spacing's)"
+              for key in SIGMA_OPTIONS if cls in SAMPLERS and config.get(key) is True]
+    return notes

@@ -8,7 +8,7 @@ CPU defaults to DDIM 50 steps instead of DDPM over every t (1000 steps of a 256 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diffusion_studio.errors import ModelError
@@ -38,6 +38,23 @@ def diffusers_folder_of(name: str) -> Path | None:
     return None
 
 
+def with_folder_settings(plan, info):
+    """``plan`` with the settings of the model's scheduler config (a diffusers folder's): ``steps_offset`` and
+    ``clip_sample_range`` say what the model's timesteps and data range are, so every run of that model (command
+    line, window, compare) uses them, as diffusers does; ``final_sigmas_type``, ``lower_order_final``,
+    ``euler_at_final`` and ``set_alpha_to_one`` apply when the run uses the folder's own sampler."""
+    folder = info.extra.get("sampler_defaults") if isinstance(info.extra, dict) else None
+    if not isinstance(folder, dict):
+        return plan
+    plan = replace(
+        plan, steps_offset=int(folder.get("steps_offset", 0)), clip_range=float(folder.get("clip_range", 1.0))
+    )
+    if plan.sampler != folder.get("sampler"):
+        return plan  # the rest describe the folder's own scheduler, not the one chosen instead
+    keys = ("final_sigmas_type", "lower_order_final", "euler_at_final", "set_alpha_to_one")
+    return replace(plan, **{key: folder[key] for key in keys if key in folder})
+
+
 @dataclass(frozen=True)
 class Chosen:
     """The sampler settings of a run after the model's defaults filled what the person left open."""
@@ -48,6 +65,11 @@ class Chosen:
     clip_x0: bool
     steps: int | None
     notes: tuple[str, ...] = ()
+    karras: bool = False  # the folder's use_karras_sigmas, on its own spacing (sigma samplers, spacing not given)
+
+    def plan_settings(self) -> dict:
+        """The plan fields beyond those named in the commands (for ``SamplingPlan(..., **chosen.plan_settings())``)."""
+        return {"karras": self.karras}
 
 
 def choose_sampler(
@@ -76,13 +98,18 @@ def choose_sampler(
         notes.append(
             f"a model this size defaults to DDIM {CPU_DEFAULT_STEPS} steps on the CPU (--sampler ddpm for every step)"
         )
+    on_sigmas = chosen_sampler in ("euler", "heun", "dpmpp_2m")
+    folder_spacing = defaults.spacing if folder is not None else None  # None: the sampler's own default
+    if folder_spacing == "karras" and not on_sigmas:
+        folder_spacing = "linspace"  # DDPM/DDIM on a Karras folder: its timestep spacing, without the sigmas
     return Chosen(
         sampler=chosen_sampler,
         variance=variance or defaults.variance,
-        spacing=spacing or (defaults.spacing if folder is not None else None),  # None: the sampler's own default
+        spacing=spacing or folder_spacing,
         clip_x0=defaults.clip_x0 and not no_clip,
         steps=steps,
         notes=tuple(notes),
+        karras=spacing is None and on_sigmas and defaults.karras,
     )
 
 

@@ -68,7 +68,9 @@ class DiffusersModel(NoisePredictor):
         self, x_t: torch.Tensor, t: torch.Tensor, schedule: Schedule, y: torch.Tensor | None = None
     ) -> torch.Tensor:
         batch = x_t.shape[0]
-        t = torch.as_tensor(t, device=x_t.device).long().reshape(-1).expand(batch)
+        t = torch.as_tensor(t, device=x_t.device)
+        # a fractional model time (Euler/Heun between trained timesteps) goes in as it is, as diffusers gives it
+        t = (t.float() if t.is_floating_point() else t.long()).reshape(-1).expand(batch)
         if self._trained_on is not None:
             t = training_timesteps(t, schedule, self._trained_on)
         labels = self._labels(y, batch, x_t.device)

@@ -18,6 +18,7 @@ from diffusion_studio.core.samplers import Guidance
 from diffusion_studio.core.schedules import Schedule, make_schedule
 from diffusion_studio.errors import OptionError
 from diffusion_studio.models.base import ModelInfo, NoisePredictor
+from diffusion_studio.models.diffusers_defaults import with_folder_settings
 from diffusion_studio.models.registry import load_classifier, load_model
 from diffusion_studio.session.devices import choose_device
 
@@ -168,7 +169,7 @@ def prepare_run(req: RunRequest) -> PreparedRun:
     strength = req.plan.strength if init_arr is not None else None
     if req.plan.strength is not None and init_arr is None:
         raise OptionError("--strength needs an image to start from (--init).")
-    plan = replace(req.plan, guidance=guidance, strength=strength).checked(sched)
+    plan = with_folder_settings(replace(req.plan, guidance=guidance, strength=strength), info).checked(sched)
     init = None
     if init_arr is not None:
         from diffusion_studio.io.images import image_to_tensor

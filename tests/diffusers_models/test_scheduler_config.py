@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from diffusion_studio.errors import ModelError
-from diffusion_studio.models.diffusers_config import schedule_and_defaults
+from diffusion_studio.models.diffusers_config import plan_from_defaults, schedule_and_defaults
 
 PATH = Path("scheduler_config.json")
 
@@ -79,9 +79,10 @@ def test_clip_spacing_offset_and_ddim() -> None:
         PATH,
     )
     assert (d.sampler, d.clip_x0, d.clip_range, d.spacing, d.steps_offset) == ("ddim", False, 2.0, "trailing", 1)
-    assert any("steps_offset" in n for n in d.notes)
-    _, clipped = schedule_and_defaults({"clip_sample": True, "clip_sample_range": 1.5}, PATH)
-    assert any("1.5" in n for n in clipped.notes)
+    _, clipped = schedule_and_defaults({"clip_sample": True, "clip_sample_range": 1.5, "steps_offset": 1}, PATH)
+    assert clipped.notes == ()  # both are applied now: the plan carries them (tests/core/test_config_sweep.py)
+    plan = plan_from_defaults(clipped, steps=10)
+    assert (plan.clip_x0, plan.clip_range, plan.steps_offset) == (True, 1.5, 1)
 
 
 def test_legacy_2022_keys() -> None:
