@@ -100,7 +100,8 @@ class LensWindow(QWidget):
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
         self._pending.setInterval(0)
-        self._pending.timeout.connect(self._apply)
+        self._pending.timeout.connect(self._flush)
+        self._shown_t: int | None = None
         self._job = BackgroundJob("lenses", self)
         self._job.item.connect(self._on_frame)
         self._job.ended.connect(self._on_ended)
@@ -112,6 +113,7 @@ class LensWindow(QWidget):
         self.trajectory.set_trajectories(None)
         self.spectrum.show_spectrum(None)
         self.error.set_curve(None)
+        self.cfg.set_range([])
         self.status.setText("Recomputing the run on screen for the lenses (same settings, same seed)…")
         self._job.start(lambda cancel: lens_frames(request, cancel))
 
@@ -158,12 +160,20 @@ class LensWindow(QWidget):
         return min(bisect.bisect_left(self._neg_ts, -t), len(self.frames) - 1)
 
     def show_t(self, t: int) -> None:
-        """Follow the playhead: the panels update in the next event-loop pass, after the main window's picture has
-        painted (a burst of moves updates them once), as the window's own plot and maths do."""
+        """Follow the playhead. The first move after a quiet spell updates the panels at once (their repaint then
+        joins the main window's picture); later moves in the same event-loop pass only note the newest position,
+        which one update shows when the pass is over (a burst of moves costs two updates, not one per move)."""
         self._t = int(t)
-        self._pending.start()
+        if not self._pending.isActive():
+            self._apply()
+            self._pending.start()
+
+    def _flush(self) -> None:
+        if self._t != self._shown_t:
+            self._apply()
 
     def _apply(self) -> None:
+        self._shown_t = self._t
         i = self.index_for(self._t)
         if i < 0:
             return
