@@ -90,13 +90,11 @@ class SpectrumPanel(QWidget):
             lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
         floor = math.log10(max(sp.noise_floor, POWER_FLOOR))  # log mode: positions are log10
         self._grow_view(min(lo, floor), max(hi, floor))
-        self.floor.setPos(floor)
-        self.floor.show()
+        _place(self.floor, floor)
         if sp.crossover is None:
             self.crossover.hide()
         else:
-            self.crossover.setPos(math.log10(sp.crossover))
-            self.crossover.show()
+            _place(self.crossover, math.log10(sp.crossover))
 
     def _grow_view(self, lo: float, hi: float) -> None:
         """The view holds every spectrum shown since the last clear and only grows, so a move does not rescale."""
@@ -107,3 +105,14 @@ class SpectrumPanel(QWidget):
         self.view_y = (lo - MARGIN, hi + MARGIN)
         x = self._log_freqs
         self.plot.setRange(xRange=(float(x[0]), float(x[-1])), yRange=self.view_y, padding=0.02)
+
+
+def _place(line: pg.InfiniteLine, pos: float) -> None:
+    """Show ``line`` at ``pos``. A hidden line's label does not follow it (nor, with a fixed view, does anything
+    else move it), so a line shown again gets its label placed explicitly."""
+    was_hidden = not line.isVisible()
+    line.show()
+    line.setPos(pos)
+    label = getattr(line, "label", None)
+    if was_hidden and label is not None:
+        label.valueChanged()

@@ -164,3 +164,20 @@ def test_the_job_fits_the_trajectory_before_the_error_reference() -> None:
     fits = items[6]
     assert isinstance(fits, TrajectoryFits)
     assert fits.x_t.coords[0].shape == (7, 2) and fits.x0.coords[0].shape == (6, 2)
+
+
+def test_line_labels_follow_their_lines_on_a_fixed_view(qtbot) -> None:
+    """The view does not move with the playhead, so a line shown again must place its label itself."""
+    w = LensWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.show_t(-1)  # the playhead on the finished picture while the run streams in
+    for f in _frames():
+        w._on_frame(f)
+    qtbot.waitUntil(lambda: not w._pending.isActive(), timeout=2000)
+    box = w.spectrum.plot.getViewBox().sceneBoundingRect()
+    for k in (0, 3, 6):
+        _move(qtbot, w, w.frames[k].t)
+        assert w.spectrum.crossover.isVisible()
+        for line in (w.spectrum.crossover, w.spectrum.floor):
+            assert box.contains(line.label.sceneBoundingRect().center())
