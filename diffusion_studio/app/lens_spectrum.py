@@ -44,7 +44,7 @@ class SpectrumPanel(QWidget):
         for key, colour in COLOURS.items():
             pen = (pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine) if key == "signal"
                    else pg.mkPen(colour, width=2))
-            self.curves[key] = pg.PlotCurveItem(pen=pen, name=NAMES[key], connect="all")
+            self.curves[key] = pg.PlotCurveItem(pen=pen, name=NAMES[key], connect="finite")  # a diverged run: gaps
             self.plot.addItem(self.curves[key])
         self.floor = pg.InfiniteLine(angle=0, pen=pg.mkPen("k", width=1, style=Qt.PenStyle.DashLine),
                                      label="noise floor", labelOpts={"position": 0.1, "color": "k"})
@@ -87,7 +87,9 @@ class SpectrumPanel(QWidget):
         for key, values in (("x_t", sp.x_t), ("x0", sp.x0), ("eps", sp.eps), ("signal", sp.signal)):
             y = np.log10(np.maximum(values, POWER_FLOOR))
             self.curves[key].setData(self._log_freqs, y)
-            lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
+            finite = y[np.isfinite(y)]  # a diverged run's NaN leaves a gap and no say in the view
+            if finite.size:
+                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
         floor = math.log10(max(sp.noise_floor, POWER_FLOOR))  # log mode: positions are log10
         self._grow_view(min(lo, floor), max(hi, floor))
         _place(self.floor, floor)

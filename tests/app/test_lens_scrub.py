@@ -181,3 +181,17 @@ def test_line_labels_follow_their_lines_on_a_fixed_view(qtbot) -> None:
         assert w.spectrum.crossover.isVisible()
         for line in (w.spectrum.crossover, w.spectrum.floor):
             assert box.contains(line.label.sceneBoundingRect().center())
+
+
+def test_a_diverged_step_leaves_gaps_not_errors(qtbot, recwarn) -> None:
+    w = _window(qtbot, fits=False)
+    w.show()
+    good = w.frames[4]
+    nan = torch.full_like(good.x_t, float("nan"))
+    w.frames[5] = LensFrame(good.t - 10, 0.5, torch.where(torch.rand(good.x_t.shape) > 0.5, good.x_t, nan), nan,
+                            good.eps, good.x_prev)
+    for k in (4, 5, 3):
+        _move(qtbot, w, w.frames[k].t)
+        qtbot.wait(20)  # painted
+        assert all(np.isfinite(v) for v in w.spectrum.view_y)
+    assert not [str(w.message) for w in recwarn if "exception" in str(w.message).lower()]  # pyqtgraph's paint errors
