@@ -107,11 +107,16 @@ def step_placement(plan: SamplingPlan, sched: Schedule) -> Placement:
 
 def nearest_t(sched: Schedule, log_snr: float) -> int:
     """The whole timestep whose lambda_t is nearest to ``log_snr`` (lambda_t falls with t; the ends clamp)."""
-    lam = np.asarray(sched.log_snr, dtype=np.float64)
+    return nearest_index(sched.log_snr, log_snr)
+
+
+def nearest_index(table: np.ndarray, log_snr: float) -> int:
+    """The index t of a falling table lambda_0 > lambda_1 > ... nearest to ``log_snr`` (ties: the larger t)."""
+    lam = np.asarray(table, dtype=np.float64)
     if not math.isfinite(log_snr):
         return 0 if log_snr > 0 else len(lam) - 1
     rising = lam[::-1]  # ascending: index j is t = T - 1 - j
     j = int(np.searchsorted(rising, log_snr))
     near = [k for k in (j - 1, j) if 0 <= k < len(rising)]
-    best = min(near, key=lambda k: (abs(rising[k] - log_snr), -k))
+    best = min(near, key=lambda k: (abs(rising[k] - log_snr), k))
     return len(lam) - 1 - best
