@@ -115,13 +115,14 @@ class SchedulePlot(QWidget):
         self.axis = T_AXIS
         self.placement: Placement | None = None
         self._run_ts: np.ndarray = np.zeros(0, dtype=np.int64)
-        self.run_steps = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(STEP_COLOUR), pen=pg.mkPen("w", width=1))
-        self.corrections = pg.ScatterPlotItem(size=8, symbol="t1", brush=pg.mkBrush(CORRECTION_COLOUR),
+        self.run_steps = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(STEP_COLOUR), pen=pg.mkPen("w", width=1))
+        self.corrections = pg.ScatterPlotItem(size=9, symbol="t1", brush=pg.mkBrush(CORRECTION_COLOUR),
                                               pen=pg.mkPen("w", width=1))
         self.run_steps.setToolTip("Where the sampler calls the model (its steps' noise levels)")
         self.corrections.setToolTip("Heun's second model call of a step, at the next step's noise level")
-        self.plots[1].addItem(self.run_steps)
         self.plots[1].addItem(self.corrections)
+        self.plots[1].addItem(self.run_steps)
+        self.run_steps.setZValue(self.corrections.zValue() + 1)  # a dot on a triangle: both calls show
         self.toggles: dict[str, QCheckBox] = {}
         grid = QGridLayout()
         grid.setContentsMargins(4, 2, 4, 2)
@@ -287,9 +288,10 @@ class SchedulePlot(QWidget):
             if row == 2 and on_snr:  # against lambda, the log-SNR curve would be the diagonal: show t instead
                 title, shown = "timestep", [f"<span style='color:{CURVES['log_snr'][2]}'>t at this λ</span>"]
             if row == 1 and self.run_steps.points().size:
-                what = "model calls" if self.placement is not None else "run steps"
+                what = "calls" if self.corrections.points().size else "model calls"
+                what = what if self.placement is not None else "run steps"
                 shown.append(f"<span style='color:{STEP_COLOUR}'>● {what}</span>")
-            if row == 1 and self.corrections.points().size:
-                shown.append(f"<span style='color:{CORRECTION_COLOUR}'>▲ Heun's 2nd</span>")
+            if row == 1 and self.corrections.points().size:  # short: the title must fit a narrow dock
+                shown.append(f"<span style='color:{CORRECTION_COLOUR}'>▲ 2nd</span>")
             self.plots[row].setTitle(f"<span style='color:{self._fg.name()}'>{title}:</span> " + ", ".join(shown),
                                      size="9pt")

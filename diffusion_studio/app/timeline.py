@@ -29,7 +29,7 @@ ACCENT = QColor("#3d8fe0")
 START_COLOUR = QColor("#e08a1e")
 CORRECTION_COLOUR = QColor("#e08a1e")
 CLEAN_SLOT = 0.04  # log-SNR axis: the share of the track right of lambda_0 where the clean end (+inf) sits
-CALL_ROW = 10  # pixels under the track for the model-call ticks (two rows of 4 px)
+CALL_ROW = 12  # pixels under the track for the model-call ticks (two rows of 5 px)
 TIP = "Drag to scrub through t. Keys: ← → step, PgUp/PgDn ×10, Home/End ends, Space play/pause"
 
 
@@ -342,7 +342,11 @@ class Timeline(QWidget):
         else:
             u = (self.t_max - np.clip(p.time, -1, self.t_max)) / (self.t_max + 1)
         xs = np.round(track.left() + u * track.width()).astype(int)
-        first = p.mask(CallKind.STEP)
+        if p.calls * 6 < track.width():  # few calls: ticks two pixels wide, easier to see
+            xs = np.concatenate([xs, xs + 1])
+            first = np.tile(p.mask(CallKind.STEP), 2)
+        else:
+            first = p.mask(CallKind.STEP)
         return _runs(np.unique(xs[first])), _runs(np.unique(xs[~first]))
 
     def _paint_calls(self, p: QPainter, track: QRectF) -> None:
