@@ -81,7 +81,7 @@ def test_placement_of_the_current_settings_before_a_run(make_window):
     np.testing.assert_allclose(_x(w.plot.corrections), heun.log_snr[heun.mask(CallKind.CORRECTION)])
     assert len(_x(w.plot.corrections)) == 9
     assert w.player.timeline.call_columns()[1]
-    assert "Heun" in w.plot.plots[1].titleLabel.text
+    assert "▲ 2nd" in w.plot.plots[1].titleLabel.text
     w.placement.action.setChecked(False)  # the t axis: at the model times
     np.testing.assert_allclose(_x(w.plot.run_steps), heun.time[heun.mask(CallKind.STEP)])
 
