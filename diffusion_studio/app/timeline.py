@@ -380,7 +380,7 @@ class Timeline(QWidget):
         label_w = fm.horizontalAdvance("−10" if on_snr else str(self.t_max)) + 12
         target = max(1, min(6, int(track.width() // max(label_w * 2, 1))))
         if on_snr:  # (x, label) of round log-SNR values, lowest (noisiest) first
-            ticks = [(self.x_of_log_snr(v), _signed(v)) for v in _nice_values(self._lam[-1], self._lam[0], target)]
+            ticks = [(self.x_of_log_snr(v), signed(v)) for v in nice_values(self._lam[-1], self._lam[0], target)]
         else:
             ticks = [(self.x_of(t), str(t)) for t in sorted(_nice_ticks(self.t_max, target), reverse=True)]
         for x, label in ticks:
@@ -400,7 +400,7 @@ class Timeline(QWidget):
                 placed.append((rect, text, False))
         ends = (("← pure noise  (t = T−1)", "clean picture (t = −1) →"), ("← noise", "clean →"))
         if on_snr:
-            low = _signed(round(float(self._lam[-1]), 1))
+            low = signed(round(float(self._lam[-1]), 1))
             ends = ((f"← pure noise  (log-SNR λ = {low})", "clean picture (λ = +∞) →"),
                     ("← noise  (log-SNR λ)", "clean →"), ("← λ", "→"))
         for left, right in ends:
@@ -451,7 +451,7 @@ def _runs(xs: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def _nice_values(lo: float, hi: float, target: int = 6) -> list[float]:
+def nice_values(lo: float, hi: float, target: int = 6) -> list[float]:
     """Round values (multiples of 1, 2, 5, 10 ...) between lo and hi, about ``target`` of them."""
     raw = max((hi - lo) / max(target, 1), 1e-9)
     magnitude = 10 ** np.floor(np.log10(raw))
@@ -460,6 +460,6 @@ def _nice_values(lo: float, hi: float, target: int = 6) -> list[float]:
     return [float(v) for v in np.arange(first, hi + 1e-9, step)]
 
 
-def _signed(v: float) -> str:
+def signed(v: float) -> str:
     """A tick value with a real minus sign ("−5", "0", "2.5")."""
     return f"{v:g}".replace("-", "−")
