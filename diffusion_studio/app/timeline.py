@@ -352,7 +352,10 @@ class Timeline(QWidget):
     def _paint_calls(self, p: QPainter, track: QRectF) -> None:
         steps, corrections = self.call_columns()
         top = track.bottom() + 2
-        for colour, spans, y in ((ACCENT, steps, top), (CORRECTION_COLOUR, corrections, top + CALL_ROW / 2)):
+        dense = self.placement is not None and self.placement.calls * 6 >= track.width()
+        blue = QColor(ACCENT)
+        blue.setAlpha(110 if dense else 255)  # a call at (nearly) every pixel: a lighter band, not a heavy bar
+        for colour, spans, y in ((blue, steps, top), (CORRECTION_COLOUR, corrections, top + CALL_ROW / 2)):
             for left, right in spans:
                 p.fillRect(QRectF(left, y, right - left + 1, CALL_ROW / 2 - 1), colour)
 
