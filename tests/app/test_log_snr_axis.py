@@ -113,3 +113,20 @@ def test_the_axis_choice_is_remembered(make_window, tmp_path):
     second = make_window(settings_path=path)
     assert second.plot.axis == "log_snr" and second.placement.action.isChecked()
     assert second.player.timeline.axis == "log_snr"
+
+
+def test_plain_run_steps_follow_the_axis_too(qtbot):
+    from diffusion_studio.app.schedule_plot import SchedulePlot
+    from diffusion_studio.core.schedules import make_schedule
+
+    plot = SchedulePlot()  # alone: in the window the placement link owns the marks
+    qtbot.addWidget(plot)
+    sched = make_schedule("linear", 50)
+    plot.set_schedule(sched)
+    plot.set_run_steps([40, 20, 0])
+    np.testing.assert_array_equal(_x(plot.run_steps), [40, 20, 0])
+    np.testing.assert_allclose(plot.run_steps.getData()[1], sched.alpha_bars[[40, 20, 0]])
+    plot.set_axis("log_snr")
+    np.testing.assert_allclose(_x(plot.run_steps), sched.log_snr[[40, 20, 0]])
+    assert "run steps" in plot.plots[1].titleLabel.text
+    assert plot.t_of_x(float(sched.log_snr[33])) == 33 and plot.x_of_t(-1) == sched.log_snr[0]
