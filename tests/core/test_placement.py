@@ -113,3 +113,32 @@ def test_sigma_log_snr_and_nearest_t(linear) -> None:
     assert nearest_t(linear, float(0.4 * lam[500] + 0.6 * lam[501])) == 501
     assert nearest_t(linear, 100.0) == 0 and nearest_t(linear, -100.0) == 999
     assert nearest_t(linear, math.inf) == 0 and nearest_t(linear, -math.inf) == 999
+
+
+class _TimeRecorder:
+    """eps = 0.1 x_t; records the model time of every call (what the sampler really feeds the network)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def predict_eps(self, x_t, t, schedule, y=None):
+        self.times.append(float(t[0]))
+        return 0.1 * x_t
+
+
+@pytest.mark.parametrize("sampler,spacing,churn", [
+    ("ddim", "trailing", 0.0), ("euler", "karras", 0.0), ("heun", "karras", 0.0), ("heun", "linspace", 0.6),
+    ("dpmpp_2m", "karras", 0.0),
+])
+def test_placement_lists_the_calls_the_sampler_makes(linear, sampler: str, spacing: str, churn: float) -> None:
+    from diffusion_studio.core.plan import run_plan
+
+    plan = SamplingPlan(sampler=sampler, steps=6, spacing=spacing, churn=churn, seed=3)
+    model = _TimeRecorder()
+    steps = list(run_plan(model, linear, plan, (1, 4, 4)))
+    p = step_placement(plan, linear)
+    assert p.calls == len(model.times) == sum(s.calls for s in steps)
+    np.testing.assert_allclose(p.time, model.times, rtol=1e-5, atol=1e-3)
+    if churn == 0:  # each step's own call is at the noise level of its x_t
+        abar = np.array([s.abar(linear) for s in steps])
+        np.testing.assert_allclose(p.log_snr[p.mask(CallKind.STEP)], np.log(abar / (1 - abar)), rtol=1e-6, atol=1e-6)
