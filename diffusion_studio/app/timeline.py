@@ -57,6 +57,7 @@ class Timeline(QWidget):
         self._lam: np.ndarray | None = None  # log-SNR axis: lambda_t for t = 0..t_max (None: the t axis)
         self._axis_key = 0
         self.placement: Placement | None = None
+        self._placement_key = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(2 * self.fontMetrics().height() + 30 + CALL_ROW)
@@ -100,7 +101,7 @@ class Timeline(QWidget):
         """The log-SNR axis with lambda_t of t = 0..t_max (a falling table; e.g. ``schedule.log_snr``), or the
         plain t axis (None). A table that does not match the range (t_max + 1 values) shows the t axis."""
         lam = None if log_snr is None else np.asarray(log_snr, dtype=np.float64)
-        key = 0 if lam is None else hash((len(lam), float(lam[0]), float(lam[-1]), float(lam[len(lam) // 2])))
+        key = 0 if lam is None else hash(lam.tobytes())
         if key == self._axis_key:
             return
         self._lam, self._axis_key = lam, key
@@ -115,6 +116,8 @@ class Timeline(QWidget):
     def set_placement(self, placement: Placement | None) -> None:
         """Show where a plan's model calls fall, in the row under the track (None: nothing)."""
         self.placement = placement
+        self._placement_key = 0 if placement is None else hash(
+            (placement.label, placement.log_snr.tobytes(), placement.time.tobytes(), placement.kind))
         self.setToolTip(TIP if placement is None else
                         f"{TIP}\nUnder the track: the model calls of {placement.label} (blue: steps, "
                         "orange: Heun's second calls)")
@@ -269,7 +272,7 @@ class Timeline(QWidget):
         """Everything that changes only with the size, the range or the run's plan, drawn once into a pixmap."""
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, self.t_max, self._planned_key, self.palette().cacheKey(),
-               self.font().key(), self.start_mark, self._axis_key, id(self.placement))
+               self.font().key(), self.start_mark, self._axis_key, self._placement_key)
         if self._background_cache[0] == key:
             return self._background_cache[1]
         pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
@@ -358,7 +361,6 @@ class Timeline(QWidget):
         for colour, spans, y in ((blue, steps, top), (CORRECTION_COLOUR, corrections, top + CALL_ROW / 2)):
             for left, right in spans:
                 p.fillRect(QRectF(left, y, right - left + 1, CALL_ROW / 2 - 1), colour)
-
 
     def captions(self) -> list[tuple[QRectF, str, bool]]:
         """Every text the timeline draws as (rectangle, text, muted), laid out so that none overlap.

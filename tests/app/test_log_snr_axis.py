@@ -76,7 +76,9 @@ def test_placement_of_the_current_settings_before_a_run(make_window):
     assert len(w.plot.corrections.getData()[0]) == 0
     steps, corrections = w.player.timeline.call_columns()
     assert sum(b - a + 1 for a, b in steps) >= 8 and corrections == []  # ten ticks (two may share a column)
+    before = w.player.timeline.grab().toImage()
     _choose(w, "heun", "karras", 10)
+    assert w.player.timeline.grab().toImage() != before  # the cached background was redrawn with the new calls
     heun = step_placement(SamplingPlan(sampler="heun", steps=10, spacing="karras"), sched)
     np.testing.assert_allclose(_x(w.plot.corrections), heun.log_snr[heun.mask(CallKind.CORRECTION)])
     assert len(_x(w.plot.corrections)) == 9
