@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from diffusion_studio.app.timeline import ACCENT, CORRECTION_COLOUR, nice_values, signed
+from diffusion_studio.app.timeline import ACCENT, CORRECTION_COLOUR, nice_values, pixel_runs, signed
 from diffusion_studio.core.placement import CallKind, Placement, step_placement
 from diffusion_studio.errors import StudioError
 
@@ -32,6 +32,8 @@ class StepRows(QWidget):
         self._table: np.ndarray | None = None  # lambda_t of the playhead's schedule
         self._lam: float | None = None  # the playhead's lambda (+inf: the finished pictures)
         self._range = (0.0, 1.0)
+        self._cache: tuple[tuple, QPixmap | None] = ((), None)  # everything but the playhead, drawn once
+        self._rows_key = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Where each run calls the model on the log-SNR axis λ = log(ᾱ/(1−ᾱ)): blue, its steps; "
                         "orange, Heun's second calls. Noise on the left, clean on the right; red, the playhead.")
@@ -58,6 +60,7 @@ class StepRows(QWidget):
         values = [p.log_snr for _, p in self.rows] + ([self._table] if self._table is not None else [])
         finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
         self._range = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+        self._rows_key += 1
         self.setVisible(bool(self.rows))
         self.setFixedHeight(self._height())
         self.update()
@@ -87,7 +90,37 @@ class StepRows(QWidget):
 
     # ----------------------------------------------------------------------------------------------- painting
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """The cached rows, then the playhead: a move repaints one line, not a thousand ticks per run."""
         p = QPainter(self)
+        p.drawPixmap(0, 0, self._background())
+        if self._lam is not None:
+            rect = self._plot_rect()
+            x = self.x_of(self._lam)
+            p.setPen(QPen(PLAYHEAD, 2))
+            p.drawLine(QPointF(x, rect.top() - 2), QPointF(x, rect.bottom() + 2))
+        p.end()
+
+    def _background(self) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio, self._rows_key, self.palette().cacheKey(), self.font().key())
+        if self._cache[0] == key:
+            return self._cache[1]
+        pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.setFont(self.font())
+        self._paint_rows(p)
+        p.end()
+        self._cache = (key, pixmap)
+        return pixmap
+
+    def _columns(self, lams: np.ndarray) -> list[tuple[int, int]]:
+        """Pixel columns (two wide) of log-SNRs as (first, last) runs."""
+        xs = np.round([self.x_of(float(v)) for v in lams]).astype(int)
+        return pixel_runs(np.unique(np.concatenate([xs - 1, xs])))
+
+    def _paint_rows(self, p: QPainter) -> None:
         pal = self.palette()
         text, mid = pal.color(QPalette.ColorRole.WindowText), pal.color(QPalette.ColorRole.Mid)
         fm = self.fontMetrics()
@@ -111,12 +144,7 @@ class StepRows(QWidget):
             p.setPen(QPen(mid, 1))
             p.drawLine(QPointF(rect.left(), top + ROW / 2), QPointF(rect.right(), top + ROW / 2))
             first = placement.mask(CallKind.STEP)
-            for lam in placement.log_snr[first]:
-                p.fillRect(QRectF(self.x_of(float(lam)) - 1, top + 2, 2, ROW / 2), ACCENT)
-            for lam in placement.log_snr[~first]:
-                p.fillRect(QRectF(self.x_of(float(lam)) - 1, top + ROW / 2 + 2, 2, ROW / 2 - 4), CORRECTION_COLOUR)
-        if self._lam is not None:
-            x = self.x_of(self._lam)
-            p.setPen(QPen(PLAYHEAD, 2))
-            p.drawLine(QPointF(x, rect.top() - 2), QPointF(x, rect.bottom() + 2))
-        p.end()
+            for left, right in self._columns(placement.log_snr[first]):
+                p.fillRect(QRectF(left, top + 2, right - left + 1, ROW / 2), ACCENT)
+            for left, right in self._columns(placement.log_snr[~first]):
+                p.fillRect(QRectF(left, top + ROW / 2 + 2, right - left + 1, ROW / 2 - 4), CORRECTION_COLOUR)

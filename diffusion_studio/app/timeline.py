@@ -333,7 +333,7 @@ class Timeline(QWidget):
         if not marks:
             return []
         ts = np.asarray(marks, dtype=np.int64)[::-1]  # descending t: ascending x
-        return _runs(np.round(track.left() + self._u_array(ts) * track.width()).astype(int))
+        return pixel_runs(np.round(track.left() + self._u_array(ts) * track.width()).astype(int))
 
     def call_columns(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Pixel columns of the placement's model calls as (first, last) runs: (steps, Heun's corrections)."""
@@ -350,7 +350,7 @@ class Timeline(QWidget):
             first = np.tile(p.mask(CallKind.STEP), 2)
         else:
             first = p.mask(CallKind.STEP)
-        return _runs(np.unique(xs[first])), _runs(np.unique(xs[~first]))
+        return pixel_runs(np.unique(xs[first])), pixel_runs(np.unique(xs[~first]))
 
     def _paint_calls(self, p: QPainter, track: QRectF) -> None:
         steps, corrections = self.call_columns()
@@ -446,7 +446,7 @@ def _nice_ticks(t_max: int, target: int = 6) -> list[int]:
     return [*ticks, t_max]
 
 
-def _runs(xs: np.ndarray) -> list[tuple[int, int]]:
+def pixel_runs(xs: np.ndarray) -> list[tuple[int, int]]:
     """Ascending pixel columns as (first, last) runs of neighbouring columns: 1000 ticks are a few rectangles."""
     if len(xs) == 0:
         return []
