@@ -58,6 +58,7 @@ from diffusion_studio.app.schedule_plot import SchedulePlot
 from diffusion_studio.app.settings import Settings
 from diffusion_studio.app.shortcuts import install_playhead_keys
 from diffusion_studio.app.status_panel import StatusPanel
+from diffusion_studio.app.step_placement import install_step_placement
 from diffusion_studio.app.streaming import describe_device
 from diffusion_studio.app.worker import CANCELLED, FAILED, FINISHED, BackgroundJob
 from diffusion_studio.errors import StudioError
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.menu_actions = build_menus(self)
         install_compare(self)  # Run > Compare and Branch… (app/compare_view.py)
+        self.placement = install_step_placement(self)  # View > Log-SNR Axis and step placement (issue 12)
         self.playhead_keys = install_playhead_keys(self, self.player)
         self._connect()
         saved = self.settings.controls()
@@ -316,7 +318,7 @@ class MainWindow(QMainWindow):
         schedule = self._view_schedule()
         if self.plot.schedule is not schedule:
             self.plot.set_schedule(schedule)
-        self.plot.set_run_steps(info.timesteps if info is not None and self.view == REVERSE else [])
+        self.placement.refresh()  # the run's (or the settings') model calls on the plots and the timeline
         timeline.snap = self.view == REVERSE
         self.player.set_range(schedule.T - 1)
         if self.view == REVERSE:

@@ -77,7 +77,7 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
         "--guidance": [*NON_NUMBERS, *NOT_FINITE, "1e308"],
         "--device": ["foo"],
         "--seed": [*NON_NUMBERS, *NOT_FINITE, "-1", str(2**64)],
-        "--samplers": ["foo", "", "euler,foo"],
+        "--samplers": ["foo", "", "euler,foo", "euler:foo", "ddim:karras", ":karras"],
         "--steps": [*NON_NUMBERS, *NOT_FINITE, "-1", "0", "100000"],
         "--spacing": ["foo"],
         "--at": ["abc", "-5", "100000"],
