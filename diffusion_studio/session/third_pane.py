@@ -122,3 +122,18 @@ def _from_pictures(frame: StepFrames, kind: ThirdPane, abar: float | None, lo: f
     gap = np.all((x0_pic == 255) & (eps_pic == 255), axis=2)
     out[gap] = 255
     return out
+
+
+def pixel_values(frame: StepFrames, kind: ThirdPane | str, row: int, col: int,
+                 abar: float | None = None) -> np.ndarray | None:
+    """The pane's raw value per channel at one pixel of a single picture (float64), for the hover readout; None
+    when the frame holds pictures only, is a batch, or the pixel lies outside."""
+    kind = ThirdPane.parse(kind)
+    x0, eps = frame.tensor(1), frame.tensor(2)
+    if x0 is None or eps is None or eps.shape[0] != 1 or row >= eps.shape[2] or col >= eps.shape[3]:
+        return None
+    e = eps[0, :, row, col].detach().to("cpu", torch.float64)
+    if kind is ThirdPane.EPS:
+        return e.numpy()
+    x = x0[0, :, row, col].detach().to("cpu", torch.float64)
+    return _derive(kind, x, e, frame_abar(frame, abar)).numpy()
