@@ -28,11 +28,13 @@ from diffusion_studio.session.third_pane import TEXTS, ThirdPane, pane_picture, 
 
 SETTINGS_KEY = "view/panes"
 MUTED = "<span style='color:#9aa0a6'>{}</span>"
-HEADS = {ThirdPane.EPS: "ε̂<sub>θ</sub>", ThirdPane.V: "v̂", ThirdPane.FLOW: "ε̂ − <i>x̂</i><sub>0</sub>"}
+# upright Latin letters with a combining hat lose the hat in common sans fonts (DejaVu): the rich-text titles set
+# v-hat and x-hat in italics (as the maths does), the plain-text menu and combo avoid them
+HEADS = {ThirdPane.EPS: "ε̂<sub>θ</sub>", ThirdPane.V: "<i>v̂</i>", ThirdPane.FLOW: "ε̂ − <i>x̂</i><sub>0</sub>"}
 NOTES = {ThirdPane.EPS: "predicted noise", ThirdPane.V: "predicted v", ThirdPane.FLOW: "flow velocity"}
-MENU = {ThirdPane.EPS: "Predicted &Noise ε̂", ThirdPane.V: "Predicted &Velocity v̂ (v-prediction)",
-        ThirdPane.FLOW: "&Flow Velocity ε̂ − x̂₀"}
-COMBO = {ThirdPane.EPS: "ε̂ noise", ThirdPane.V: "v̂ velocity", ThirdPane.FLOW: "ε̂ − x̂₀ flow"}
+MENU = {ThirdPane.EPS: "Predicted &Noise ε̂", ThirdPane.V: "Predicted &Velocity v (v-prediction)",
+        ThirdPane.FLOW: "&Flow Velocity: ε̂ minus the predicted x₀"}
+COMBO = {ThirdPane.EPS: "predicted ε̂", ThirdPane.V: "predicted v", ThirdPane.FLOW: "flow velocity"}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def test_switching_the_third_pane_changes_title_picture_and_readout(make_window,
     assert "predicted noise" in _title(w) and np.array_equal(w.canvas.image(2), frame.eps)
     choice = w.third_pane
     choice.actions[choice.kind.V].trigger()  # View > Right Pane > Predicted Velocity
-    assert "predicted v" in _title(w) and "v̂" in _title(w)
+    assert "predicted v" in _title(w) and "<i>v̂</i>" in _title(w)
     assert np.array_equal(w.canvas.image(2), pane_picture(frame, "v"))
     assert not np.array_equal(w.canvas.image(2), frame.eps)
     assert choice.combo.currentData() == "v"
@@ -102,6 +102,7 @@ def test_maths_panel_shows_ddim_as_euler_with_the_live_check(make_window, qtbot)
     assert flow is not None and flow.gap is not None and flow.same(flow.gap)
     assert f"<b>{flow.sigma_t:.4g}</b>" in text and f"<b>{flow.sigma_prev:.4g}</b>" in text
     assert f"<b>{flow.s_t:.4g}</b>" in text and "the same step, up to rounding" in text
+    assert "<i>x̄</i>" in text and "{" not in text  # no template left unfilled
 
 
 def test_the_live_check_says_when_a_step_is_not_euler(make_window, qtbot):
