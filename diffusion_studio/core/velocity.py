@@ -43,7 +43,10 @@ def flow_time(abar: float) -> float:
 
 def v_hat(x0: Array, eps: Array, abar: float) -> Array:
     """v-hat = sqrt(abar) eps-hat - sqrt(1 - abar) x0-hat (Salimans & Ho 2022, sec. 4); torch or numpy."""
-    return math.sqrt(abar) * eps - math.sqrt(max(1.0 - abar, 0.0)) * x0
+    a, b = math.sqrt(abar), math.sqrt(max(1.0 - abar, 0.0))
+    if isinstance(eps, torch.Tensor):  # one new tensor, not three: it is made at every paint
+        return torch.mul(eps, a).sub_(x0, alpha=b)
+    return a * eps - b * x0
 
 
 def flow_velocity(x0: Array, eps: Array) -> Array:
