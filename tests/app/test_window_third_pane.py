@@ -112,3 +112,22 @@ def test_the_live_check_says_when_a_step_is_not_euler(make_window, qtbot):
     qtbot.waitUntil(lambda: "DDIM is Euler" in w.maths.text(), timeout=2000)
     flow = w.maths.state.flow
     assert flow.gap is not None and not flow.same(flow.gap) and "DDPM adds fresh noise" in w.maths.text()
+
+
+def test_the_compare_window_follows_the_right_pane_choice(make_window, qtbot):
+    from diffusion_studio.app.compare_hook import open_compare
+    from diffusion_studio.app.compare_panes import _pane
+
+    w = make_window()
+    w.third_pane.set_kind("v")
+    view = open_compare(w)
+    assert view.third == "v"
+    view.vary.setText("steps=4,8")
+    assert view.start_compare()
+    qtbot.waitUntil(lambda: not view._job.running, timeout=20000)
+    assert view.panes.panes == ("x_t", "x0", "v")
+    w.third_pane.set_kind("flow")
+    assert view.panes.panes == ("x_t", "x0", "flow")
+    frame = view.group.frames_at(view.playhead[2])[0]
+    assert np.array_equal(_pane(frame, None, "flow"), pane_picture(frame, "flow"))
+    assert view._spec().panels == ("x_t", "x0", "flow")  # its exports too
