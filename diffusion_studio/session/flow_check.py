@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from diffusion_studio.core.velocity import ddim_as_euler, flow_time, implied_eps, rescaled_sigma
+from diffusion_studio.core.velocity import flow_time, rescaled_sigma
 from diffusion_studio.session.frames import StepFrames
 
 
@@ -69,11 +69,15 @@ def flow_numbers(frame: StepFrames, after: StepFrames | None, abar_t: float, aba
     if frame.is_final or x_t is None or x0 is None or eps is None or x_prev is None:
         return FlowNumbers(abar_t, abar_prev)
     resolution = max(torch.finfo(v.dtype).eps for v in (x_t, x0, eps, x_prev))
-    x_t, x0, eps, x_prev = (v.to("cpu", torch.float64) for v in (x_t, x0, eps, x_prev))
-    recorded = x_prev / abar_prev**0.5
-    euler = ddim_as_euler(x_t, eps, abar_t, abar_prev) / abar_prev**0.5
-    implied = ddim_as_euler(x_t, implied_eps(x_t, x0, abar_t), abar_t, abar_prev) / abar_prev**0.5
-    size = float(recorded.abs().max())
-    scale = max(size, float(x_t.abs().max()) / abar_t**0.5, 1.0)
-    return FlowNumbers(abar_t, abar_prev, float((euler - recorded).abs().max()),
-                       float((implied - recorded).abs().max()), size, 64 * resolution * scale)
+    x_t, x0, eps, x_prev = (v.to("cpu", torch.float32) for v in (x_t, x0, eps, x_prev))
+    a_t, b_t, a_prev = abar_t**0.5, (1.0 - abar_t) ** 0.5, abar_prev**0.5
+    step = rescaled_sigma(abar_prev) - rescaled_sigma(abar_t)
+    # recorded x-bar_prev - x-bar_t, in place (a few passes, one new tensor: this runs as the playhead moves)
+    moved = x_prev.mul(1.0 / a_prev).sub_(x_t, alpha=1.0 / a_t)
+    gap = float(moved.sub(eps, alpha=step).abs_().max())  # minus (sigma_prev - sigma_t) eps-hat
+    # minus the same step along the eps implied by x0-hat, (x_t - a x0) / b
+    implied = float(moved.sub_(x_t, alpha=step / b_t).add_(x0, alpha=step * a_t / b_t).abs_().max())
+    size = float(x_prev.abs().max()) / a_prev
+    scale = max(size, float(x_t.abs().max()) / a_t, abs(step) * float(eps.abs().max()), 1.0)
+    tolerance = 16 * max(resolution, torch.finfo(torch.float32).eps) * scale  # rounding: measured up to 3x
+    return FlowNumbers(abar_t, abar_prev, gap, implied, size, tolerance)

@@ -50,3 +50,14 @@ def test_the_final_frame_and_pictures_only_frames_give_no_check():
     assert final.gap is None
     small = flow_numbers(frames[2].compact(), frames[3], 0.5, 0.6)
     assert small.gap is None and small.abar_t == frames[2].pred_abar
+
+
+def test_float16_frames_still_pass_as_the_euler_step():
+    """A store short of memory keeps float16 tensors: the tolerance follows their rounding."""
+    from diffusion_studio.session.frames import StepFrames
+
+    sched, frames = _frames("ddim")
+    half = [StepFrames(f.index, f.steps, f.t, f.t_prev, *(x.half() for x in f.tensors()), f.pred_abar) for f in frames]
+    for i in range(len(half) - 1):
+        n = _numbers(sched, half, i)
+        assert n.same(n.gap), i
