@@ -81,6 +81,7 @@ class ThirdPaneChoice(QObject):
             self.combo.addItem(COMBO[kind], kind.value)
             self.combo.setItemData(self.combo.count() - 1, TEXTS[kind].tip, Qt.ItemDataRole.ToolTipRole)
         self.combo.activated.connect(lambda i: self.set_kind(self.combo.itemData(i)))
+        self.label: QLabel | None = None  # the run bar's "Right pane:" (install_third_pane)
         self._sync()
 
     def set_kind(self, kind: ThirdPane | str) -> None:
