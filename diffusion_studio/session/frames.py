@@ -174,6 +174,9 @@ def stream_frames(prepared: PreparedRun, cancel: CancelToken | None = None) -> I
             if device.type == "cpu":
                 raise ModelError("The computer ran out of memory during sampling; try a smaller image.") from err
             prepared.model.to("cpu")
+            classifier = prepared.plan.guidance.classifier
+            if classifier is not None:  # classifier guidance: its gradient must be taken where x_t now lives
+                classifier.to("cpu")
             torch.cuda.empty_cache()
             device = torch.device("cpu")
             yield Notice("The GPU ran out of memory, so the run started again on the CPU (same seed).",
