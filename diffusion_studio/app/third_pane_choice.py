@@ -72,14 +72,14 @@ class ThirdPaneChoice(QObject):
         for kind in ThirdPane:
             action = QAction(MENU[kind], self)
             action.setCheckable(True)
-            action.setToolTip(TEXTS[kind].tip)
+            action.setToolTip(rich_tip(TEXTS[kind].tip))
             action.setStatusTip(TEXTS[kind].tip)
             action.triggered.connect(lambda _=False, k=kind: self.set_kind(k))
             group.addAction(action)
             self.menu.addAction(action)
             self.actions[kind] = action
             self.combo.addItem(COMBO[kind], kind.value)
-            self.combo.setItemData(self.combo.count() - 1, TEXTS[kind].tip, Qt.ItemDataRole.ToolTipRole)
+            self.combo.setItemData(self.combo.count() - 1, rich_tip(TEXTS[kind].tip), Qt.ItemDataRole.ToolTipRole)
         self.combo.activated.connect(lambda i: self.set_kind(self.combo.itemData(i)))
         self.label: QLabel | None = None  # the run bar's "Right pane:" (install_third_pane)
         self._sync()
@@ -108,12 +108,13 @@ class ThirdPaneChoice(QObject):
     def pane(self, frame: StepFrames | None, schedule: Schedule | None, hint: str = "") -> PaneView:
         """Title, readout name, tip, range, picture and raw values of the third pane for ``frame``."""
         kind, text = self.kind, TEXTS[self.kind]
+        tip = rich_tip(text.tip)
         if frame is None:
-            return PaneView(f"{HEADS[kind]} " + MUTED.format(hint or NOTES[kind]), text.name, text.tip,
+            return PaneView(f"{HEADS[kind]} " + MUTED.format(hint or NOTES[kind]), text.name, tip,
                             text.value_range, None, None)
         abar = _schedule_abar(frame, schedule)
         note = "of the last step" if frame.is_final else NOTES[kind]
-        return PaneView(f"{HEADS[kind]} " + MUTED.format(note), text.name, text.tip, text.value_range,
+        return PaneView(f"{HEADS[kind]} " + MUTED.format(note), text.name, tip, text.value_range,
                         pane_picture(frame, kind, abar), self._readout(frame, abar))
 
     def _readout(self, frame: StepFrames, abar: float | None) -> RawSource:
@@ -148,6 +149,11 @@ class ThirdPaneChoice(QObject):
         if frame is None:
             return replace(state, flow=FlowNumbers(abar_t, abar_prev), third=self.kind.value)
         return replace(state, flow=flow_numbers(frame, after, abar_t, abar_prev), third=self.kind.value)
+
+
+def rich_tip(tip: str) -> str:
+    """A tooltip as rich text, so it wraps and its v-hat and x-hat keep their hats (set in italics)."""
+    return "<p>" + tip.replace("v̂", "<i>v̂</i>").replace("x̂", "<i>x̂</i>") + "</p>"
 
 
 def _schedule_abar(frame: StepFrames, schedule: Schedule | None) -> float | None:

@@ -45,10 +45,10 @@ def test_switching_the_third_pane_changes_title_picture_and_readout(make_window,
     assert np.array_equal(w.canvas.image(2), pane_picture(frame, "flow"))
     assert "flow ε−x₀ = " in w.canvas.describe_pixel(2, 3)
     tip = w.canvas.titles[2].toolTip()
-    assert "ε̂ − x̂₀ = dy/ds" in tip and "Lipman et al. 2023" in tip and "−4 to +4" in tip
+    assert "ε̂ − <i>x̂</i>₀ = dy/ds" in tip and "Lipman et al. 2023" in tip and "−4 to +4" in tip
     choice.set_kind("v")
     tip = w.canvas.boxes[2].toolTip()
-    assert "Salimans & Ho 2022" in tip and "−3 to +3" in tip and "last step's v̂" in tip
+    assert "Salimans & Ho 2022" in tip and "−3 to +3" in tip and "last step's <i>v̂</i>" in tip
 
 
 def test_scrubbing_keeps_the_chosen_pane_and_the_final_frame_shows_the_last_step(make_window, qtbot):
