@@ -61,6 +61,7 @@ class CompareWindow(QWidget):
         self._runs: list[Run] = []
         self._match = "t"
         self._columns: int | None = None
+        self.third = "eps"  # the third pane of each run: eps, v or flow (the main window's right-pane choice)
         self._steps_done = 0
         self._steps_total = 0
         self._what = ""
@@ -291,8 +292,13 @@ class CompareWindow(QWidget):
         self.slider.blockSignals(False)
         self._refresh_panes()
 
+    def set_third(self, kind: str) -> None:
+        """Show ``kind`` (eps, v or flow) as each run's third pane."""
+        self.third = kind
+        self._refresh_panes()
+
     def _refresh_panes(self) -> None:
-        panes = ("x_t", "x0", "eps", "diff") if self.diff.isChecked() else ("x_t", "x0", "eps")
+        panes = ("x_t", "x0", self.third, "diff") if self.diff.isChecked() else ("x_t", "x0", self.third)
         if self.group is not None:
             self.group.reference = min(self.reference.value(), len(self.group.runs)) - 1
         extras: list[Extra] = []

@@ -41,7 +41,7 @@ BAD_VALUES: dict[str, dict[str, list[str]]] = {
         "--spacing": ["foo"],
         "--variance": ["foo"],
         "--device": ["foo", "cuda:99"],
-        "--panels": ["foo", "", ",", "x_t,bar"],
+        "--panels": ["foo", "", ",", "x_t,bar", "v,velocity", "diff"],
         "--schedule": ["foo"],
         "--model": ["nope", "FOLDER"],
         "--class": ["nope", "-1", "99"],
