@@ -26,6 +26,10 @@ at a time instead, q(x<sub>t</sub> | x<sub>t−1</sub>): a different draw of the
 predicts the noise in it, ε̂<sub>θ</sub> (right pane); from that follows its guess of the clean picture,
 <i>x̂</i><sub>0</sub> (middle pane). The sampler then takes a small step towards that guess (DDPM adds a little
 fresh noise, DDIM with η = 0 adds none). Early guesses are blurry averages; they sharpen as t falls.</p>
+<p><i>View &gt; Right Pane</i> (or the box in the top bar) shows instead the predicted velocity
+<i>v̂</i> = √ᾱ<sub>t</sub>·ε̂ − √(1−ᾱ<sub>t</sub>)·<i>x̂</i><sub>0</sub> of v-prediction models, or the flow velocity
+ε̂ − <i>x̂</i><sub>0</sub>: the direction of the straight path from the guess to the noise, along which DDIM (η = 0)
+takes Euler steps. The maths panel works the step out in those coordinates.</p>
 <p>Pixel values: pictures are shown from −1 (black) to +1 (white); noise panes from −3 to +3, so mid-grey is 0.
 Hover a pane to read exact values.</p>
 <h3>Models</h3>

@@ -72,6 +72,10 @@ def open_compare(window) -> CompareWindow:
         view = CompareWindow(base, prepare, window, getattr(store, "budget", None))
         window.installEventFilter(_CloseWith(window, view))
         window.compare_window = view
+        choice = getattr(window, "third_pane", None)  # View > Right Pane: the compare window follows it
+        if choice is not None:
+            view.set_third(choice.kind.value)
+            choice.changed.connect(view.set_third)
     view.base = base
     view.show()
     view.raise_()

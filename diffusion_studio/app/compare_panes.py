@@ -16,14 +16,17 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from diffusion_studio.io.frames import DERIVED_PANELS
 from diffusion_studio.session.compare import RunGroup, difference_map
 from diffusion_studio.session.filmstrip import DEFAULT_TOLERANCE, Filmstrip, filmstrip, strip_pictures
 from diffusion_studio.session.run import RecordedStep, Run
+from diffusion_studio.session.third_pane import pane_picture
 
 BACKGROUND = QColor("#26282b")
 TEXT = QColor("#e8e8e8")
 GAP = 6
-PANE_TITLES = {"x_t": "xₜ", "x0": "predicted x₀", "eps": "predicted ε", "diff": "|x₀ − run {ref}'s|"}
+PANE_TITLES = {"x_t": "xₜ", "x0": "predicted x₀", "eps": "predicted ε", "v": "predicted v", "flow": "flow velocity",
+               "diff": "|x₀ − run {ref}'s|"}
 Extra = tuple[str, Callable[[int], np.ndarray]]  # (title, t -> (H, W, 3) uint8): a block after the runs
 
 
@@ -120,6 +123,8 @@ class ComparePanes(QWidget):
 def _pane(frame: RecordedStep, ref: RecordedStep | None, pane: str) -> np.ndarray:
     if pane == "diff":
         return difference_map(frame.x0, frame.x0 if ref is None else ref.x0)
+    if pane in DERIVED_PANELS:  # v-hat or the flow velocity, from the run's x0 and eps pictures
+        return pane_picture(frame, pane)
     return {"x_t": frame.x_t, "x0": frame.x0, "eps": frame.eps}[pane]
 
 

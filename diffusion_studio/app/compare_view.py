@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from diffusion_studio.app.compare_panes import ComparePanes, Extra, FilmstripView
+from diffusion_studio.app.step_rows import StepRows
 from diffusion_studio.app.worker import FAILED, BackgroundJob
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.errors import StudioError
@@ -60,6 +61,7 @@ class CompareWindow(QWidget):
         self._runs: list[Run] = []
         self._match = "t"
         self._columns: int | None = None
+        self.third = "eps"  # the third pane of each run: eps, v or flow (the main window's right-pane choice)
         self._steps_done = 0
         self._steps_total = 0
         self._what = ""
@@ -110,6 +112,7 @@ class CompareWindow(QWidget):
         self.strip_box = QCheckBox("x₀ filmstrip of the reference run")
         self.strip_box.setChecked(True)
         self.strip_box.toggled.connect(self._refresh_panes)
+        self.step_rows = StepRows()  # each run's model calls on one log-SNR axis (a comparison only)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.valueChanged.connect(self.set_position)
         self.where = QLabel("")
@@ -133,6 +136,7 @@ class CompareWindow(QWidget):
         layout.addWidget(self.panes, 1)
         layout.addWidget(self.strip_box)
         layout.addWidget(self.strip)
+        layout.addWidget(self.step_rows)
         layout.addLayout(bottom)
         layout.addWidget(self.status)
         self._set_running(False)
@@ -288,8 +292,13 @@ class CompareWindow(QWidget):
         self.slider.blockSignals(False)
         self._refresh_panes()
 
+    def set_third(self, kind: str) -> None:
+        """Show ``kind`` (eps, v or flow) as each run's third pane."""
+        self.third = kind
+        self._refresh_panes()
+
     def _refresh_panes(self) -> None:
-        panes = ("x_t", "x0", "eps", "diff") if self.diff.isChecked() else ("x_t", "x0", "eps")
+        panes = ("x_t", "x0", self.third, "diff") if self.diff.isChecked() else ("x_t", "x0", self.third)
         if self.group is not None:
             self.group.reference = min(self.reference.value(), len(self.group.runs)) - 1
         extras: list[Extra] = []
@@ -298,6 +307,8 @@ class CompareWindow(QWidget):
         if self._columns is not None:  # a seed grid: one picture per seed, in a square
             panes = ("x_t",)
         self.panes.set_group(self.group, panes, self._columns, extras)
+        plain = self._columns is None and self.branches is None  # seeds and branches share one plan: no rows
+        self.step_rows.set_group(self.group if plain else None)
         show_strip = self.strip_box.isChecked() and self.group is not None and bool(self.group.runs)
         self.strip.setVisible(show_strip)
         if show_strip:
@@ -315,6 +326,7 @@ class CompareWindow(QWidget):
         t = self.playhead[index]
         self.where.setText("finished" if t < 0 else f"t = {t}")
         self.panes.set_t(t)
+        self.step_rows.set_t(t)
 
     def summary(self) -> str:
         """Model calls per run, and what was not kept to stay within memory, in a line or two."""

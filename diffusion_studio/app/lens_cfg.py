@@ -28,18 +28,27 @@ class CfgDeltaPanel(QWidget):
         layout.addWidget(self.view, 1)
         self.scale = 1.0
         self.shown = False
+        self.guided = False  # does any step of the run have a difference (known once set_range has seen the run)
 
     def set_range(self, deltas: list[torch.Tensor | None]) -> None:
         """One symmetric display range for the whole run: the largest |eps_c - eps_u| of any step."""
         values = [float(d.abs().max()) for d in deltas if d is not None]
         self.scale = max(values) if values else 1.0
+        self.guided = bool(values)
 
     def show_delta(self, delta: torch.Tensor | None, t: int) -> None:
-        self.shown = delta is not None
+        """Show one step's difference; a step without one changes nothing on screen that need not change (a run
+        without guidance repaints nothing as the playhead moves)."""
         if delta is None:
-            self.image.clear()
-            self.caption.setText(f"eps_c - eps_u at t = {t}: not guided at this step")
+            if self.shown:
+                self.image.clear()
+            self.shown = False
+            text = (f"eps_c - eps_u at t = {t}: not guided at this step" if self.guided
+                    else "eps_c - eps_u: no classifier-free guidance in this run")
+            if self.caption.text() != text:
+                self.caption.setText(text)
             return
+        self.shown = self.guided = True
         d = delta.float().numpy()  # (C, H, W)
         # RGB as it is; one channel (or any other count: their mean) as grey
         rgb = np.transpose(d, (1, 2, 0)) if d.shape[0] == 3 else np.repeat(d.mean(axis=0)[..., None], 3, axis=2)

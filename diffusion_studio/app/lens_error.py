@@ -1,6 +1,7 @@
 """The error lens panel: per step, the RMS distance of x0-hat and x_t from the fine reference run (log-log).
 
-See :mod:`diffusion_studio.core.lens_error`; the marker follows the playhead.
+See :mod:`diffusion_studio.core.lens_error`; the marker follows the playhead (moved with ``setPos`` over cached
+curves, as in :mod:`diffusion_studio.app.lens_trajectory`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from diffusion_studio.app.lens_trajectory import cache_static, marker
 from diffusion_studio.core.lens_error import ErrorCurve
 
 COLOURS = {"x0": "#ff8c1a", "x_t": "#3d8fe0"}
@@ -33,7 +35,9 @@ class ErrorPanel(QWidget):
             "x0": self.plot.plot(pen=pg.mkPen(COLOURS["x0"], width=2), symbol="o", symbolSize=4, name="x0-hat"),
             "x_t": self.plot.plot(pen=pg.mkPen(COLOURS["x_t"], width=1, style=Qt.PenStyle.DashLine), name="x_t"),
         }
-        self.marker = pg.ScatterPlotItem(size=12, brush=pg.mkBrush(COLOURS["x0"]), pen=pg.mkPen("k", width=2))
+        for curve in self.curves.values():
+            cache_static(curve)
+        self.marker = marker(COLOURS["x0"], 12)
         self.plot.addItem(self.marker)
         self.plot.setTitle("error vs reference: computed after the run")
         layout = QVBoxLayout(self)
@@ -47,7 +51,7 @@ class ErrorPanel(QWidget):
             self.plot.enableAutoRange()
             for c in self.curves.values():
                 c.setData([], [])
-            self.marker.setData([], [])
+            self.marker.hide()
             self.plot.setTitle(title or "error vs reference: computed after the run")
             return
         self.curves["x0"].setData(curve.sigmas, np.maximum(curve.x0, FLOOR))
@@ -61,4 +65,11 @@ class ErrorPanel(QWidget):
             return
         i = int(np.clip(index, 0, len(self.curve.x0) - 1))
         # log mode: scatter items are placed in log10 coordinates
-        self.marker.setData([math.log10(self.curve.sigmas[i])], [math.log10(max(self.curve.x0[i], FLOOR))])
+        self.marker.setPos(math.log10(self.curve.sigmas[i]), math.log10(max(self.curve.x0[i], FLOOR)))
+        self.marker.show()
+
+    def marker_position(self) -> tuple[float, float] | None:
+        """(sigma, RMS error) where the marker is; None while it is hidden."""
+        if not self.marker.isVisible():
+            return None
+        return 10.0 ** self.marker.pos().x(), 10.0 ** self.marker.pos().y()

@@ -1,13 +1,15 @@
 """The trajectory lens panel: x_t and x0-hat of the run on their first two principal components.
 
 Fitted once per run (:func:`diffusion_studio.core.lens_trajectory.trajectory_pca`); the playhead moves a marker.
+A move changes nothing else: the marker is one point at the origin of its own item, moved with ``setPos`` (no new
+scatter data), the paths are drawn once into a device-coordinate cache and the views do not rescale.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
 
 from diffusion_studio.core.lens_trajectory import TrajectoryPCA
 
@@ -33,7 +35,8 @@ class TrajectoryPanel(QWidget):
             self.plots[key] = plot
             self.curves[key] = plot.plot(pen=pg.mkPen(COLOURS[key], width=2), symbol="o", symbolSize=4,
                                          symbolBrush=COLOURS[key], symbolPen=None)
-            self.markers[key] = pg.ScatterPlotItem(size=14, brush=pg.mkBrush(COLOURS[key]), pen=pg.mkPen("k", width=2))
+            cache_static(self.curves[key])
+            self.markers[key] = marker(COLOURS[key], 14)
             plot.addItem(self.markers[key])
             layout.addWidget(plot)
         self.coords: dict[str, np.ndarray] = {}
@@ -47,7 +50,7 @@ class TrajectoryPanel(QWidget):
             if pca is None:
                 self.plots[key].enableAutoRange()
                 curve.setData([], [])
-                self.markers[key].setData([], [])
+                self.markers[key].hide()
                 self.plots[key].setTitle(f"{name} path")
                 continue
             xy = pca.coords[0]
@@ -62,4 +65,24 @@ class TrajectoryPanel(QWidget):
         """Put the markers on step ``index`` of the run."""
         for key, xy in self.coords.items():
             i = int(np.clip(index, 0, len(xy) - 1))
-            self.markers[key].setData([xy[i, 0]], [xy[i, 1]])
+            self.markers[key].setPos(float(xy[i, 0]), float(xy[i, 1]))
+            self.markers[key].show()
+
+    def marker_position(self, key: str) -> tuple[float, float] | None:
+        """Where the marker of ``key`` ("x_t" or "x0") is, in PCA coordinates; None while it is hidden."""
+        item = self.markers[key]
+        return (item.pos().x(), item.pos().y()) if item.isVisible() else None
+
+
+def marker(colour: str, size: int) -> pg.ScatterPlotItem:
+    """A big dot that moves with ``setPos``: one spot at its item's origin, hidden until placed."""
+    item = pg.ScatterPlotItem([0.0], [0.0], size=size, brush=pg.mkBrush(colour), pen=pg.mkPen("k", width=2))
+    item.hide()
+    return item
+
+
+def cache_static(item: pg.PlotDataItem) -> None:
+    """Draw a curve that stays put while the playhead moves from a pixmap cache (Qt redraws it only when its data
+    or the view changes), so repainting the strip a moving marker uncovers does not redraw the whole path."""
+    for part in (item.curve, item.scatter):
+        part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)

@@ -3,13 +3,14 @@
 The window's frame store keeps uint8 pictures, clipped to the display range; the lenses need the float tensors, so
 this window reruns the same request (same seed, hence the same steps) on its own background job and keeps float16
 copies of x_t, x0-hat and eps-hat of the first image. The spectrum is computed for the step shown only (and
-cached); the PCA once, when the run has ended.
+cached per step of the run); the PCA once, by the background job as soon as the run has ended (before the error
+lens's reference run), so the GUI thread only draws it.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -24,7 +25,7 @@ from diffusion_studio.app.worker import FINISHED, BackgroundJob
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.core.lens_error import ErrorCurve, error_curve
 from diffusion_studio.core.lens_spectrum import StepSpectrum, step_spectrum
-from diffusion_studio.core.lens_trajectory import trajectory_pca
+from diffusion_studio.core.lens_trajectory import TrajectoryPCA, trajectory_pca
 
 MAX_ERROR_STEPS = 200  # the reference costs about 2 x ERROR_SUBSTEPS model calls per step
 ERROR_SUBSTEPS = 4
@@ -43,13 +44,28 @@ class LensFrame:
     cfg_delta: torch.Tensor | None = None
 
 
+@dataclass(frozen=True)
+class TrajectoryFits:
+    """The run's x_t path (its steps and the finished picture) and its x0-hat path, each on its own first two
+    principal components."""
+
+    x_t: TrajectoryPCA
+    x0: TrajectoryPCA
+
+
+def fit_paths(x_t: Sequence[torch.Tensor], x0: Sequence[torch.Tensor]) -> TrajectoryFits:
+    """PCA of the two paths of one image, frames (C, H, W) in run order (see :func:`trajectory_pca`)."""
+    return TrajectoryFits(trajectory_pca([torch.stack(list(x_t))]), trajectory_pca([torch.stack(list(x0))]))
+
+
 def _keep(x: torch.Tensor) -> torch.Tensor:
     return x[0].detach().to("cpu", torch.float16)
 
 
-def lens_frames(request, cancel: CancelToken) -> Iterator[LensFrame | ErrorCurve | str]:
-    """Prepare ``request`` (a RunRequest) and run it, yielding a :class:`LensFrame` per step; then the error
-    curve of the first image against its reference (or a sentence saying why there is none)."""
+def lens_frames(request, cancel: CancelToken) -> Iterator[LensFrame | TrajectoryFits | ErrorCurve | str]:
+    """Prepare ``request`` (a RunRequest) and run it, yielding a :class:`LensFrame` per step; then the trajectory
+    fits of the first image (full precision); then its error curve against its reference (or a sentence saying why
+    there is none)."""
     from diffusion_studio.core.plan import run_plan
     from diffusion_studio.runs import prepare_run
 
@@ -62,6 +78,9 @@ def lens_frames(request, cancel: CancelToken) -> Iterator[LensFrame | ErrorCurve
         yield LensFrame(s.t, s.abar(sched), _keep(s.x_t), _keep(s.x0_pred), _keep(s.eps_pred), _keep(s.x_prev), delta)
         first.append(replace(s, x_t=s.x_t[:1], x0_pred=s.x0_pred[:1], eps_pred=s.eps_pred[:1], x_prev=s.x_prev[:1]))
     if cancel.cancelled or not first:
+        return
+    yield fit_paths([s.x_t[0] for s in first] + [first[-1].x_prev[0]], [s.x0_pred[0] for s in first])
+    if cancel.cancelled:
         return
     if len(first) > MAX_ERROR_STEPS:
         yield f"error vs reference: runs of at most {MAX_ERROR_STEPS} steps ({len(first)} here)"
@@ -100,7 +119,8 @@ class LensWindow(QWidget):
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
         self._pending.setInterval(0)
-        self._pending.timeout.connect(self._apply)
+        self._pending.timeout.connect(self._flush)
+        self._dirty = False  # a move (or a new frame) came while the pass's update was already made
         self._job = BackgroundJob("lenses", self)
         self._job.item.connect(self._on_frame)
         self._job.ended.connect(self._on_ended)
@@ -112,12 +132,19 @@ class LensWindow(QWidget):
         self.trajectory.set_trajectories(None)
         self.spectrum.show_spectrum(None)
         self.error.set_curve(None)
+        self.cfg.set_range([])
         self.status.setText("Recomputing the run on screen for the lenses (same settings, same seed)…")
         self._job.start(lambda cancel: lens_frames(request, cancel))
 
-    def _on_frame(self, frame: LensFrame | ErrorCurve | str) -> None:
-        if isinstance(frame, (ErrorCurve, str)):  # the run is recorded: the error lens comes last
-            self._fit_trajectory()
+    def _on_frame(self, frame: LensFrame | TrajectoryFits | ErrorCurve | str) -> None:
+        if isinstance(frame, TrajectoryFits):  # the run is recorded
+            self.cfg.set_range([f.cfg_delta for f in self.frames])
+            self.trajectory.set_trajectories({"x_t": frame.x_t, "x0": frame.x0})
+            self.status.setText(f"{len(self.frames)} steps recorded; computing the reference run for the error "
+                                "lens…")
+            self.show_t(self._t)
+            return
+        if isinstance(frame, (ErrorCurve, str)):  # the error lens comes last
             if isinstance(frame, str):
                 self.error.set_curve(None, frame)
             else:
@@ -135,19 +162,9 @@ class LensWindow(QWidget):
         if status != FINISHED:
             self.status.setText(message or "The lens run was stopped.")
             return
-        self._fit_trajectory()
         self.status.setText(f"{len(self.frames)} steps. Spectrum at the step on screen; trajectory and error of the "
                             "whole run (the big dots follow the playhead).")
         self.show_t(self._t)
-
-    def _fit_trajectory(self) -> None:
-        if not self.frames or self.trajectory.coords:
-            return
-        x_t = torch.stack([f.x_t for f in self.frames] + [self.frames[-1].x_prev]).float()
-        x0 = torch.stack([f.x0 for f in self.frames]).float()
-        self.cfg.set_range([f.cfg_delta for f in self.frames])
-        self.trajectory.set_trajectories({"x_t": trajectory_pca([x_t]), "x0": trajectory_pca([x0])})
-        self.status.setText(f"{len(self.frames)} steps recorded; computing the reference run for the error lens…")
 
     def index_for(self, t: int) -> int:
         """The recorded step at (or the first after) timestep t; the finished picture (t < 0) is the last."""
@@ -158,26 +175,42 @@ class LensWindow(QWidget):
         return min(bisect.bisect_left(self._neg_ts, -t), len(self.frames) - 1)
 
     def show_t(self, t: int) -> None:
-        """Follow the playhead: the panels update in the next event-loop pass, after the main window's picture has
-        painted (a burst of moves updates them once), as the window's own plot and maths do."""
+        """Follow the playhead. The first move after a quiet spell updates the panels at once (their repaint then
+        joins the main window's picture); later moves in the same event-loop pass only note the newest position,
+        which one update shows when the pass is over (a burst of moves costs two updates, not one per move)."""
         self._t = int(t)
-        self._pending.start()
+        if self._pending.isActive():
+            self._dirty = True
+        else:
+            self._apply()
+            self._pending.start()
+
+    def _flush(self) -> None:
+        if self._dirty:
+            self._apply()
 
     def _apply(self) -> None:
+        self._dirty = False
         i = self.index_for(self._t)
         if i < 0:
             return
         self.trajectory.mark(i)
         self.error.mark(i)
         j = min(i, len(self.frames) - 1)
-        if j not in self._cache:
-            f = self.frames[j]
-            self._cache[j] = step_spectrum(f.x_t.float()[None], f.x0.float()[None], f.eps.float()[None], f.alpha_bar)
         f = self.frames[j]
         final = " (last step)" if i == len(self.frames) else ""
-        self.spectrum.show_spectrum(self._cache[j], f"t = {f.t}, abar = {f.alpha_bar:.3g}{final}")
+        self.spectrum.show_spectrum(self.spectrum_of(j), f"t = {f.t}, abar = {f.alpha_bar:.3g}{final}")
         self.cfg.show_delta(f.cfg_delta, f.t)
         self.updated.emit()
+
+    def spectrum_of(self, j: int) -> StepSpectrum:
+        """The spectrum of recorded step ``j`` of this run: computed the first time it is shown, then cached."""
+        sp = self._cache.get(j)
+        if sp is None:
+            f = self.frames[j]
+            sp = self._cache[j] = step_spectrum(f.x_t.float()[None], f.x0.float()[None], f.eps.float()[None],
+                                                f.alpha_bar)
+        return sp
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._job.stop()

@@ -50,7 +50,7 @@ from diffusion_studio.app.help_texts import FIRST_LAUNCH, PANE_TIPS, TERMS
 from diffusion_studio.app.maths_panel import MathsPanel
 from diffusion_studio.app.menus import build_menus
 from diffusion_studio.app.player import PlayerBar
-from diffusion_studio.app.readout import forward_readout, frame_readout
+from diffusion_studio.app.readout import forward_readout
 from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_labels import controls_maths_state, run_maths_state, run_names
 from diffusion_studio.app.run_session import RunSession
@@ -58,7 +58,9 @@ from diffusion_studio.app.schedule_plot import SchedulePlot
 from diffusion_studio.app.settings import Settings
 from diffusion_studio.app.shortcuts import install_playhead_keys
 from diffusion_studio.app.status_panel import StatusPanel
+from diffusion_studio.app.step_placement import install_step_placement
 from diffusion_studio.app.streaming import describe_device
+from diffusion_studio.app.third_pane_choice import install_third_pane
 from diffusion_studio.app.worker import CANCELLED, FAILED, FINISHED, BackgroundJob
 from diffusion_studio.errors import StudioError
 from diffusion_studio.io.frames import EPS_RANGE
@@ -134,6 +136,9 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.menu_actions = build_menus(self)
         install_compare(self)  # Run > Compare and Branch… (app/compare_view.py)
+        self.placement = install_step_placement(self)  # View > Log-SNR Axis and step placement (issue 12)
+        self.third_pane = install_third_pane(self)  # View > Right Pane: ε̂, v̂ or the flow velocity (issue 12)
+        self.third_pane.changed.connect(lambda _: self._show())
         self.playhead_keys = install_playhead_keys(self, self.player)
         self._connect()
         saved = self.settings.controls()
@@ -316,7 +321,7 @@ class MainWindow(QMainWindow):
         schedule = self._view_schedule()
         if self.plot.schedule is not schedule:
             self.plot.set_schedule(schedule)
-        self.plot.set_run_steps(info.timesteps if info is not None and self.view == REVERSE else [])
+        self.placement.refresh()  # the run's (or the settings') model calls on the plots and the timeline
         timeline.snap = self.view == REVERSE
         self.player.set_range(schedule.T - 1)
         if self.view == REVERSE:
@@ -395,23 +400,24 @@ class MainWindow(QMainWindow):
     def _show_reverse(self, t: int) -> None:
         info, latest = self.session.info, self.session.latest
         frame = latest if latest is not None and latest.t == t else self.session.store.at(t)
-        self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, (-EPS_RANGE, EPS_RANGE)])
+        third = self.third_pane.pane(frame, info.schedule if info is not None else None)  # ε̂, v̂ or ε̂ − x̂₀
+        tips = (*PANE_TIPS[REVERSE][:2], third.tip)
+        self.canvas.set_ranges([IMAGE_RANGE, IMAGE_RANGE, third.value_range])
         # raw values while the store keeps tensors; from pictures the readout marks values at the display bounds
-        self.canvas.set_raw(frame_readout(frame) if frame is not None else None)
+        self.canvas.set_raw(third.raw)
         if frame is None:
             hint = "press Run to sample" if info is None else "waiting for the first step…"
             self.canvas.set_titles([f"{X_T} " + MUTED.format(hint), f"{X0_HAT} " + MUTED.format("model's guess"),
-                                    f"{EPS_HAT} " + MUTED.format("predicted noise")], None, PANE_TIPS[REVERSE])
+                                    third.title], ["xₜ", "pred. x₀", third.name], tips)
             self.canvas.set_images([None, None, None])
             self.player.set_where("no run yet" if info is None else "starting…")
             return
         final = frame.is_final
         self.canvas.set_titles(
             [f"{X0} " + MUTED.format("finished sample") if final else f"{X_T} " + MUTED.format("input of the step"),
-             f"{X0_HAT} " + MUTED.format("last guess" if final else "model's guess of x₀"),
-             f"{EPS_HAT} " + MUTED.format("of the last step" if final else "predicted noise")],
-            ["xₜ", "pred. x₀", "pred. ε"], PANE_TIPS[REVERSE])
-        self.canvas.set_images([frame.x_t, frame.x0, frame.eps])
+             f"{X0_HAT} " + MUTED.format("last guess" if final else "model's guess of x₀"), third.title],
+            ["xₜ", "pred. x₀", third.name], tips)
+        self.canvas.set_images([frame.x_t, frame.x0, third.picture])
         where = "finished x₀" if final else f"step {frame.index + 1}/{frame.steps}   ·   t = {frame.t}"
         self.player.set_where(where)
 
@@ -431,7 +437,8 @@ class MainWindow(QMainWindow):
             state = run_maths_state(info, self.controls, t, sizes, note)
         else:
             state = controls_maths_state(self.controls, self._view_schedule(), t, self.view == REVERSE)
-        self.maths.show_state(state)
+        store = self.session.store if self.view == REVERSE and info is not None else None
+        self.maths.show_state(self.third_pane.annotate(state, store))  # the flow view's numbers
 
     def _on_term_hovered(self, key: str) -> None:
         """Light up the curve or pane a formula term under the mouse stands for."""
@@ -589,7 +596,8 @@ class MainWindow(QMainWindow):
             frames, info = self.session.store.frames, self.session.info
             if not frames or info is None:
                 return None
-            return reverse_source(frames, info.schedule, run_note(*run_names(info, self.controls)))
+            return reverse_source(frames, info.schedule, run_note(*run_names(info, self.controls)),
+                                  self.third_pane.kind)
         f = self.forward
         note = f"{self.image_name} · {f.schedule.describe()} · noise seed {f.seed}" if f is not None else ""
         return None if f is None else forward_source(f.image, f.schedule, f.seed, note)

@@ -14,10 +14,12 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QTextBrowser, QToolTip, QVBoxLayout, QWidget
 
+from diffusion_studio.app.flow_maths import flow_html
 from diffusion_studio.app.guidance_size import GuidanceSize
 from diffusion_studio.app.help_texts import TERMS
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.steps import Variance, ddim_sigma, ddpm_coefficients, ddpm_sigma
+from diffusion_studio.session.flow_check import FlowNumbers
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class MathsState:
     classifier_scale: float = 0.0  # classifier guidance scale (Dhariwal & Nichol)
     sizes: GuidanceSize | None = None  # the guidance terms' sizes at this step (a finished run's step)
     sizes_note: str = ""  # why there are none, when that is worth saying
+    flow: FlowNumbers | None = None  # the step in the rescaled and flow coordinates (reverse view, t >= 0)
+    third: str = "eps"  # what the third pane shows: eps, v or flow
 
 
 TERM_STYLE = "color:#2a6fb8; text-decoration:none"
@@ -236,7 +240,9 @@ class MathsPanel(QWidget):
             return
         self.state = state
         if state.reverse:
-            html = reverse_html(state) + guidance_html(state) + forward_html(state.schedule, state.t)
+            flow = "" if state.flow is None else flow_html(state.flow, state.sampler, state.eta, state.clip_x0,
+                                                            state.third)
+            html = reverse_html(state) + flow + guidance_html(state) + forward_html(state.schedule, state.t)
         else:
             html = forward_html(state.schedule, state.t) + reverse_html(state) + guidance_html(state)
         self._html = html

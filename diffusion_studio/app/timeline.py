@@ -4,6 +4,12 @@ Positions run over t = T-1 .. 0 and one more, t = -1, the clean end (abar_{-1} =
 forward view and the finished sample in the reverse view. In the reverse view the playhead snaps to recorded
 steps, which are drawn as ticks (steps the run will visit but has not reached yet are drawn faintly).
 Keys: Left/Right one position, PageUp/PageDown ten, Home/End the ends, Space play/pause.
+
+The axis is t, evenly, or log-SNR (:meth:`Timeline.set_axis`): lambda_t = log(abar_t / (1 - abar_t)) rising from
+the noisy left, with the clean end (lambda = +inf) in a small slot at the right. Either way the playhead takes
+whole t (a drag picks the t whose position is nearest). Under the track a thin row shows where the plan's model
+calls fall (:meth:`Timeline.set_placement`): its steps in blue, Heun's second calls in orange below them, at their
+exact log-SNR (or model time on the t axis).
 """
 
 from __future__ import annotations
@@ -16,9 +22,15 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from diffusion_studio.core.placement import CallKind, Placement, nearest_index
+
 MARGIN = 16
 ACCENT = QColor("#3d8fe0")
 START_COLOUR = QColor("#e08a1e")
+CORRECTION_COLOUR = QColor("#e08a1e")
+CLEAN_SLOT = 0.04  # log-SNR axis: the share of the track right of lambda_0 where the clean end (+inf) sits
+CALL_ROW = 12  # pixels under the track for the model-call ticks (two rows of 5 px)
+TIP = "Drag to scrub through t. Keys: ← → step, PgUp/PgDn ×10, Home/End ends, Space play/pause"
 
 
 class Timeline(QWidget):
@@ -42,14 +54,18 @@ class Timeline(QWidget):
         self._strip_cache: tuple[tuple, QPixmap | None] = ((), None)
         self._given: tuple[Sequence[int] | None, Sequence[int] | None] = (None, None)
         self.start_mark: int | None = None  # SDEdit's t0: where a run from a picture starts
+        self._lam: np.ndarray | None = None  # log-SNR axis: lambda_t for t = 0..t_max (None: the t axis)
+        self._axis_key = 0
+        self.placement: Placement | None = None
+        self._placement_key = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(2 * self.fontMetrics().height() + 30)
-        self.setToolTip("Drag to scrub through t. Keys: ← → step, PgUp/PgDn ×10, Home/End ends, Space play/pause")
+        self.setMinimumHeight(2 * self.fontMetrics().height() + 30 + CALL_ROW)
+        self.setToolTip(TIP)
         self.setAccessibleName("Timeline")
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(600, 2 * self.fontMetrics().height() + 32)
+        return QSize(600, 2 * self.fontMetrics().height() + 32 + CALL_ROW)
 
     # ----------------------------------------------------------------------------------------------- model
     @property
@@ -79,6 +95,32 @@ class Timeline(QWidget):
         first = bisect.bisect_left(planned, marks[0]) if marks else 0
         self._recorded_is_prefix = bool(marks) and planned[first:] == marks
         self._span_cache = ((), [])
+        self.update()
+
+    def set_axis(self, log_snr: np.ndarray | None) -> None:
+        """The log-SNR axis with lambda_t of t = 0..t_max (a falling table; e.g. ``schedule.log_snr``), or the
+        plain t axis (None). A table that does not match the range (t_max + 1 values) shows the t axis."""
+        lam = None if log_snr is None else np.asarray(log_snr, dtype=np.float64)
+        key = 0 if lam is None else hash(lam.tobytes())
+        if key == self._axis_key:
+            return
+        self._lam, self._axis_key = lam, key
+        self._span_cache = ((), [])
+        self.update()
+
+    @property
+    def axis(self) -> str:
+        """"log_snr" when the track is laid out by log-SNR, else "t"."""
+        return "log_snr" if self._on_snr() else "t"
+
+    def set_placement(self, placement: Placement | None) -> None:
+        """Show where a plan's model calls fall, in the row under the track (None: nothing)."""
+        self.placement = placement
+        self._placement_key = 0 if placement is None else hash(
+            (placement.label, placement.log_snr.tobytes(), placement.time.tobytes(), placement.kind))
+        self.setToolTip(TIP if placement is None else
+                        f"{TIP}\nUnder the track: the model calls of {placement.label} (blue: steps, "
+                        "orange: Heun's second calls)")
         self.update()
 
     def set_start_mark(self, t0: int | None) -> None:
@@ -113,7 +155,8 @@ class Timeline(QWidget):
             return t
         i = bisect.bisect_left(self._marks, t)
         near = [self._marks[j] for j in (i - 1, i) if 0 <= j < len(self._marks)]
-        return min(near, key=lambda m: (abs(m - t), m))
+        u = self._u(t)
+        return min(near, key=lambda m: (abs(self._u(m) - u), m))  # nearest on the axis shown
 
     def step(self, count: int) -> None:
         """Move ``count`` positions to the right (towards the clean end); negative moves left."""
@@ -128,13 +171,48 @@ class Timeline(QWidget):
         top = self.fontMetrics().height() + 8
         return QRectF(MARGIN, top, max(1, self.width() - 2 * MARGIN), 12)
 
+    def _on_snr(self) -> bool:
+        lam = self._lam
+        return lam is not None and len(lam) == self.t_max + 1 and self.t_max > 0 and lam[0] > lam[-1]
+
+    def _u_snr(self, lam: np.ndarray | float) -> np.ndarray:
+        """Fraction of the track of a log-SNR: lambda_{t_max} at 0, lambda_0 at 1 - CLEAN_SLOT, +inf at 1."""
+        lo, hi = float(self._lam[-1]), float(self._lam[0])
+        lam = np.asarray(lam, dtype=np.float64)
+        return np.where(np.isposinf(lam), 1.0, (lam - lo) / (hi - lo) * (1.0 - CLEAN_SLOT))
+
+    def _u_array(self, ts: np.ndarray) -> np.ndarray:
+        """Fraction of the track of whole t (t = -1, the clean end, at 1)."""
+        ts = np.asarray(ts, dtype=np.int64)
+        if not self._on_snr():
+            return (self.t_max - ts) / (self.t_max + 1)
+        lam = np.where(ts < 0, np.inf, self._lam[np.clip(ts, 0, self.t_max)])
+        return self._u_snr(lam)
+
+    def _u(self, t: int) -> float:
+        return float(self._u_array(np.array([t]))[0])
+
     def x_of(self, t: float) -> float:
         track = self._track()
+        if self._on_snr():
+            return track.left() + self._u(round(t)) * track.width()
         return track.left() + (self.t_max - t) / (self.t_max + 1) * track.width()
+
+    def x_of_log_snr(self, lam: float) -> float:
+        """Where a log-SNR sits on the track (on the t axis: at the t with the nearest lambda_t)."""
+        track = self._track()
+        if self._on_snr():
+            return track.left() + float(self._u_snr(lam)) * track.width()
+        return self.x_of(nearest_index(self._lam, lam)) if self._lam is not None else track.left()
 
     def t_at(self, x: float) -> int:
         track = self._track()
         frac = (x - track.left()) / track.width()
+        if self._on_snr():
+            if frac >= 1.0 - CLEAN_SLOT / 2:
+                return -1
+            lo, hi = float(self._lam[-1]), float(self._lam[0])
+            return nearest_index(self._lam, lo + frac / (1.0 - CLEAN_SLOT) * (hi - lo))
         return round(self.t_max - frac * (self.t_max + 1))
 
     # ----------------------------------------------------------------------------------------------- events
@@ -194,7 +272,7 @@ class Timeline(QWidget):
         """Everything that changes only with the size, the range or the run's plan, drawn once into a pixmap."""
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, self.t_max, self._planned_key, self.palette().cacheKey(),
-               self.font().key(), self.start_mark)
+               self.font().key(), self.start_mark, self._axis_key, self._placement_key)
         if self._background_cache[0] == key:
             return self._background_cache[1]
         pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
@@ -214,6 +292,7 @@ class Timeline(QWidget):
         faint.setAlpha(60)
         for left, right in self._spans(self._planned, track):
             p.fillRect(QRectF(left, track.top() + 2, right - left + 1, track.height() - 4), faint)
+        self._paint_calls(p, track)
         self._paint_labels(p, track, pal.color(QPalette.ColorRole.WindowText))
         if self.start_mark is not None and 0 <= self.start_mark <= self.t_max:
             x = self.x_of(self.start_mark)
@@ -230,7 +309,7 @@ class Timeline(QWidget):
     def _tick_strip(self, track: QRectF) -> QPixmap:
         """The planned ticks in full colour, as wide as the widget and as tall as the track."""
         ratio = self.devicePixelRatioF()
-        key = (self.width(), ratio, self.t_max, self._planned_key)
+        key = (self.width(), ratio, self.t_max, self._planned_key, self._axis_key)
         if self._strip_cache[0] != key:
             strip = QPixmap(round(self.width() * ratio), round(track.height() * ratio))
             strip.setDevicePixelRatio(ratio)
@@ -243,7 +322,7 @@ class Timeline(QWidget):
         return self._strip_cache[1]
 
     def _recorded_spans(self, track: QRectF) -> list[tuple[int, int]]:
-        key = (self.width(), self.t_max, len(self._marks))
+        key = (self.width(), self.t_max, len(self._marks), self._axis_key)
         if self._span_cache[0] != key:
             self._span_cache = (key, self._spans(self._marks, track))
         return self._span_cache[1]
@@ -253,12 +332,35 @@ class Timeline(QWidget):
         is a few rectangles, not 1000 lines."""
         if not marks:
             return []
-        ts = np.asarray(marks, dtype=np.float64)[::-1]  # descending t: ascending x
-        xs = np.round(track.left() + (self.t_max - ts) / (self.t_max + 1) * track.width()).astype(int)
-        breaks = np.flatnonzero(np.diff(xs) > 1)
-        starts = np.concatenate(([xs[0]], xs[breaks + 1]))
-        ends = np.concatenate((xs[breaks], [xs[-1]]))
-        return list(zip(starts.tolist(), ends.tolist(), strict=True))
+        ts = np.asarray(marks, dtype=np.int64)[::-1]  # descending t: ascending x
+        return pixel_runs(np.round(track.left() + self._u_array(ts) * track.width()).astype(int))
+
+    def call_columns(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Pixel columns of the placement's model calls as (first, last) runs: (steps, Heun's corrections)."""
+        p, track = self.placement, self._track()
+        if p is None or not p.calls:
+            return [], []
+        if self._on_snr():
+            u = self._u_snr(p.log_snr)
+        else:
+            u = (self.t_max - np.clip(p.time, -1, self.t_max)) / (self.t_max + 1)
+        xs = np.round(track.left() + u * track.width()).astype(int)
+        if p.calls * 6 < track.width():  # few calls: ticks two pixels wide, easier to see
+            xs = np.concatenate([xs, xs + 1])
+            first = np.tile(p.mask(CallKind.STEP), 2)
+        else:
+            first = p.mask(CallKind.STEP)
+        return pixel_runs(np.unique(xs[first])), pixel_runs(np.unique(xs[~first]))
+
+    def _paint_calls(self, p: QPainter, track: QRectF) -> None:
+        steps, corrections = self.call_columns()
+        top = track.bottom() + 2
+        dense = self.placement is not None and self.placement.calls * 6 >= track.width()
+        blue = QColor(ACCENT)
+        blue.setAlpha(110 if dense else 255)  # a call at (nearly) every pixel: a lighter band, not a heavy bar
+        for colour, spans, y in ((blue, steps, top), (CORRECTION_COLOUR, corrections, top + CALL_ROW / 2)):
+            for left, right in spans:
+                p.fillRect(QRectF(left, y, right - left + 1, CALL_ROW / 2 - 1), colour)
 
     def captions(self) -> list[tuple[QRectF, str, bool]]:
         """Every text the timeline draws as (rectangle, text, muted), laid out so that none overlap.
@@ -274,17 +376,21 @@ class Timeline(QWidget):
             return rect.left() >= 0 and rect.right() <= self.width() and not any(
                 rect.adjusted(-4, 0, 4, 0).intersects(r) for r, _, _ in placed)
 
-        y = track.bottom() + 4
+        y = track.bottom() + 4 + CALL_ROW
         end = "x₀"
         end_rect = QRectF(self.x_of(-1) - fm.horizontalAdvance(end) / 2, y, fm.horizontalAdvance(end), fm.height())
         end_rect.moveRight(min(end_rect.right(), self.width() - 1))
         placed.append((end_rect, end, False))
-        label_w = fm.horizontalAdvance(str(self.t_max)) + 12
+        on_snr = self._on_snr()
+        label_w = fm.horizontalAdvance("−10" if on_snr else str(self.t_max)) + 12
         target = max(1, min(6, int(track.width() // max(label_w * 2, 1))))
-        for t in sorted(_nice_ticks(self.t_max, target), reverse=True):
-            label = str(t)
+        if on_snr:  # (x, label) of round log-SNR values, lowest (noisiest) first
+            ticks = [(self.x_of_log_snr(v), signed(v)) for v in nice_values(self._lam[-1], self._lam[0], target)]
+        else:
+            ticks = [(self.x_of(t), str(t)) for t in sorted(_nice_ticks(self.t_max, target), reverse=True)]
+        for x, label in ticks:
             w = fm.horizontalAdvance(label)
-            rect = QRectF(self.x_of(t) - w / 2, y, w, fm.height())
+            rect = QRectF(x - w / 2, y, w, fm.height())
             rect.moveLeft(max(0.0, rect.left()))
             if fits(rect):
                 placed.append((rect, label, False))
@@ -297,7 +403,12 @@ class Timeline(QWidget):
                 rect.moveRight(self.x_of(self.start_mark) - 8)
             if fits(rect):
                 placed.append((rect, text, False))
-        for left, right in (("← pure noise  (t = T−1)", "clean picture (t = −1) →"), ("← noise", "clean →")):
+        ends = (("← pure noise  (t = T−1)", "clean picture (t = −1) →"), ("← noise", "clean →"))
+        if on_snr:
+            low = signed(round(float(self._lam[-1]), 1))
+            ends = ((f"← pure noise  (log-SNR λ = {low})", "clean picture (λ = +∞) →"),
+                    ("← noise  (log-SNR λ)", "clean →"), ("← λ", "→"))
+        for left, right in ends:
             lw, rw = fm.horizontalAdvance(left), fm.horizontalAdvance(right)
             lrect = QRectF(MARGIN, top, lw, fm.height())
             rrect = QRectF(self.width() - MARGIN - rw, top, rw, fm.height())
@@ -333,3 +444,27 @@ def _nice_ticks(t_max: int, target: int = 6) -> list[int]:
     if ticks and t_max - ticks[-1] < step / 2:
         ticks.pop()
     return [*ticks, t_max]
+
+
+def pixel_runs(xs: np.ndarray) -> list[tuple[int, int]]:
+    """Ascending pixel columns as (first, last) runs of neighbouring columns: 1000 ticks are a few rectangles."""
+    if len(xs) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(xs) > 1)
+    starts = np.concatenate(([xs[0]], xs[breaks + 1]))
+    ends = np.concatenate((xs[breaks], [xs[-1]]))
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def nice_values(lo: float, hi: float, target: int = 6) -> list[float]:
+    """Round values (multiples of 1, 2, 5, 10 ...) between lo and hi, about ``target`` of them."""
+    raw = max((hi - lo) / max(target, 1), 1e-9)
+    magnitude = 10 ** np.floor(np.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = np.ceil(lo / step) * step
+    return [float(v) for v in np.arange(first, hi + 1e-9, step)]
+
+
+def signed(v: float) -> str:
+    """A tick value with a real minus sign ("−5", "0", "2.5")."""
+    return f"{v:g}".replace("-", "−")

@@ -1,9 +1,12 @@
-"""``diffusion-studio lens error|spectrum|trajectory``: the lenses of a run as PNG plots (and CSV numbers).
+"""``diffusion-studio lens error|spectrum|trajectory|placement``: the lenses of a run as PNG plots (and CSV numbers).
 
 error       per-step RMS distance of x0-hat from a fine reference (exact posterior mean for ideal/gaussian),
             one curve per sampler, all from the same seed
 spectrum    radially averaged power spectra of x_t, x0-hat and eps-hat at chosen t, with the noise floor
 trajectory  x_t and x0-hat of each sampler's run on the first two principal components of all of them
+placement   where each sampler calls the model on the log-SNR axis, one row each (no sampling needed)
+
+``--samplers`` takes NAME or NAME:SPACING (e.g. ``ddim:leading,ddim:trailing,euler:karras``).
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from diffusion_studio.core.schedules import MAX_T, MIN_T
 from diffusion_studio.core.steps import SamplerName, Spacing
 from diffusion_studio.errors import OptionError
 
-KINDS = ("error", "spectrum", "trajectory")
+KINDS = ("error", "spectrum", "trajectory", "placement")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=KINDS, help="which lens: error, spectrum or trajectory")
+    p.add_argument("kind", choices=KINDS, help="which lens: error, spectrum, trajectory or placement")
     p.add_argument("--model", default="ideal", help="model name or folder (default ideal)")
     p.add_argument("--schedule", default=None, help="noise schedule, closed-form models only (default linear)")
     p.add_argument(
@@ -38,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--samplers",
         default="euler,heun,dpmpp_2m",
-        help="comma-separated samplers, one run each (spectrum uses the first); default euler,heun,dpmpp_2m",
+        help="comma-separated samplers, one run each (spectrum uses the first), each NAME or NAME:SPACING; "
+        "default euler,heun,dpmpp_2m",
     )
     p.add_argument("--steps", type=A.whole(1, MAX_T), default=10, help="steps per run (default 10)")
     p.add_argument(
@@ -60,15 +64,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", type=A.output_file, default=None, help="also write the numbers as CSV")
 
 
-def _samplers(text: str) -> list[SamplerName]:
-    names = [SamplerName.parse(s.strip()) for s in text.split(",") if s.strip()]
-    if not names:
+def _samplers(text: str, spacing: str = "karras") -> list[tuple[SamplerName, str]]:
+    """(sampler, spacing) of each NAME or NAME:SPACING; without one, ``spacing`` (karras becomes trailing for
+    DDPM/DDIM, which have no Karras sigmas)."""
+    chosen = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        name, _, own = item.partition(":")
+        kind = SamplerName.parse(name.strip())
+        own = own.strip() or spacing
+        if own not in {e.value for e in Spacing}:
+            names = ", ".join(e.value for e in Spacing)
+            raise OptionError(f"Unknown spacing '{own}' in --samplers; choose one of {names}.")
+        if own == Spacing.KARRAS.value and not kind.on_sigmas:
+            if ":" in item:
+                raise OptionError(f"{kind.value} has no Karras sigmas; give it leading, trailing or linspace.")
+            own = Spacing.TRAILING.value
+        chosen.append((kind, own))
+    if not chosen:
         raise OptionError("Name at least one sampler with --samplers.")
-    return names
+    return chosen
 
 
-def _runs(args: argparse.Namespace) -> tuple[object, list[tuple[str, list]]]:
-    """Prepare the model once; run each sampler from the same seed; keep every step on the CPU."""
+def _prepare(args: argparse.Namespace):
     from diffusion_studio.runs import RunRequest, prepare_run
 
     if args.steps < 1:
@@ -83,13 +102,19 @@ def _runs(args: argparse.Namespace) -> tuple[object, list[tuple[str, list]]]:
         plan=SamplingPlan(steps=args.steps, seed=args.seed),
         device=args.device,
     )
-    prepared = prepare_run(request)
+    return prepare_run(request)
+
+
+def _runs(args: argparse.Namespace) -> tuple[object, list[tuple[str, list]]]:
+    """Prepare the model once; run each sampler from the same seed; keep every step on the CPU."""
+    chosen = _samplers(args.samplers, args.spacing)  # a bad name is refused before the model loads
+    prepared = _prepare(args)
+    named = len({k for k, _ in chosen}) < len(chosen)  # one sampler twice: tell the runs apart by spacing
     runs = []
-    for name in _samplers(args.samplers):
-        spacing = "trailing" if args.spacing == "karras" and not name.on_sigmas else args.spacing
+    for name, spacing in chosen:
         plan = replace(prepared.plan, sampler=name.value, spacing=spacing).checked(prepared.schedule)
         steps = list(run_plan(prepared.model, prepared.schedule, plan, prepared.shape, device=prepared.device))
-        runs.append((name.value, steps))
+        runs.append((f"{name.value}:{spacing}" if named else name.value, steps))
     return prepared, runs
 
 
@@ -210,10 +235,41 @@ def _trajectory(args, prepared, runs) -> None:
         _write_csv(args.csv, ["frames", "sampler", "index", "pc1", "pc2"], rows)
 
 
+def _placement(args: argparse.Namespace) -> None:
+    """Each sampler's model calls on the log-SNR axis, one row each (core/placement.py); nothing is sampled."""
+    from diffusion_studio.core.placement import CallKind, step_placement
+    from diffusion_studio.io.plot import Row, RowPlot, render_rows
+
+    chosen = _samplers(args.samplers, args.spacing)
+    prepared = _prepare(args)
+    sched = prepared.schedule
+    plot = RowPlot(
+        f"Where each sampler calls the model ({sched.describe()}, {args.steps} steps)",
+        "log-SNR  lambda = log(abar / (1 - abar)) = -2 log sigma",
+        ends=("<- pure noise", "clean ->"),
+        second_label="Heun's second call of a step (at the next step's sigma)",
+    )
+    rows = []
+    for name, spacing in chosen:
+        plan = replace(prepared.plan, sampler=name.value, spacing=spacing).checked(sched)
+        p = step_placement(plan, sched)
+        first = p.mask(CallKind.STEP)
+        plot.rows.append(Row(p.label, p.log_snr[first], p.log_snr[~first]))
+        print(f"{p.label:42s} log-SNR {p.log_snr.min():7.3f} .. {p.log_snr.max():7.3f}")
+        rows += [[p.sampler, p.spacing, k, int(p.step[k]), p.kind[k].value, float(p.time[k]), float(p.log_snr[k])]
+                 for k in range(p.calls)]
+    _write(args.png, lambda tmp: render_rows(plot).save(tmp, format="PNG"))
+    if args.csv:
+        _write_csv(args.csv, ["sampler", "spacing", "call", "step", "kind", "model_time", "log_snr"], rows)
+
+
 def run(args: argparse.Namespace) -> int:
     for path in (args.png, args.csv):
         if path is not None and not Path(path).expanduser().resolve().parent.is_dir():
             raise OptionError(f"The folder for {path} does not exist.")
+    if args.kind == "placement":
+        _placement(args)
+        return 0
     prepared, runs = _runs(args)
     {"error": _error, "spectrum": _spectrum, "trajectory": _trajectory}[args.kind](args, prepared, runs)
     return 0

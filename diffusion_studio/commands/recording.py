@@ -15,10 +15,11 @@ from PIL import Image
 
 from diffusion_studio.errors import OptionError
 from diffusion_studio.io.atomic import atomic_write
-from diffusion_studio.io.frames import PANELS
+from diffusion_studio.io.frames import EXPORT_PANELS, PANELS
 from diffusion_studio.io.gif import GifOptions, export_contact_sheet, export_gif, select_indices
-from diffusion_studio.session.frames import Notice, stream_frames
+from diffusion_studio.session.frames import Notice, StepFrames, stream_frames
 from diffusion_studio.session.request import PreparedRun
+from diffusion_studio.session.third_pane import TEXTS, ThirdPane, pane_picture
 
 
 @dataclass
@@ -36,10 +37,9 @@ def record_run(
     """Run the sampler, keeping about ``frame_count`` evenly spaced frames (the first and the final one)."""
     from diffusion_studio.commands.progress import ProgressBar
 
-    unknown = [p for p in panels if p not in PANELS]
+    unknown = [p for p in panels if p not in EXPORT_PANELS]
     if unknown or not panels:
-        raise OptionError(f"Panels must be chosen from {', '.join(PANELS)}; got '{','.join(panels)}'.")
-    panes = [PANELS.index(p) for p in panels]
+        raise OptionError(f"Panels must be chosen from {', '.join(EXPORT_PANELS)}; got '{','.join(panels)}'.")
     total = len(prepared.plan.timesteps(prepared.schedule))
     keep = set(select_indices(total + 1, frame_count=min(frame_count, total + 1)))  # index total: the final
     bar = None if quiet else ProgressBar(total, f"{prepared.model.info.name} {prepared.plan.sampler}")
@@ -53,7 +53,7 @@ def record_run(
                 print(f"\n{item.text}", file=sys.stderr)
                 continue
             if item.index in keep:
-                rec.frames.append([item.picture(p) for p in panes])
+                rec.frames.append([panel_picture(item, p) for p in panels])
                 rec.labels.append("x₀ (final)" if item.is_final else f"t = {item.t}")
             if item.is_final:
                 rec.final = item.x_t
@@ -66,11 +66,18 @@ def record_run(
     return rec
 
 
+def panel_picture(frame: StepFrames, panel: str) -> np.ndarray:
+    """One named panel of a frame: a recorded pane, or v-hat / the flow velocity derived from it."""
+    if panel in PANELS:
+        return frame.picture(PANELS.index(panel))
+    return pane_picture(frame, panel)
+
+
 def _auto_scale(side: int) -> int:
     return max(1, 256 // max(side, 1))
 
 
-PANEL_TITLES = {"x_t": "x_t", "x0": "x̂₀ predicted", "eps": "ε̂ predicted noise"}
+PANEL_TITLES = {"x_t": "x_t", "x0": "x̂₀ predicted", **{kind.value: TEXTS[kind].title for kind in ThirdPane}}
 
 
 def run_caption(prepared: PreparedRun) -> str:

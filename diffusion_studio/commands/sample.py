@@ -12,7 +12,7 @@ from diffusion_studio.core.plan import SamplingPlan
 from diffusion_studio.core.schedules import MAX_T, MIN_T
 from diffusion_studio.core.steps import SamplerName, Spacing, Variance, parse_interval
 from diffusion_studio.errors import OptionError
-from diffusion_studio.io.frames import PANELS
+from diffusion_studio.io.frames import EXPORT_PANELS
 from diffusion_studio.models.diffusers_defaults import model_sampler_defaults, say_cost
 from diffusion_studio.runs import PreparedRun, RunRequest, prepare_run
 from diffusion_studio.threads import MAX_THREADS
@@ -126,9 +126,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     o.add_argument(
         "--panels",
-        type=A.choices_list(PANELS),
+        type=A.choices_list(EXPORT_PANELS),
         default="x_t",
-        help="GIF/sheet panels, comma-separated from x_t,x0,eps (default x_t)",
+        help="GIF/sheet panels, comma-separated from x_t,x0,eps,v,flow (default x_t); v: predicted v = "
+        "sqrt(abar) eps - sqrt(1-abar) x0, flow: the flow velocity eps - x0 (both from the step's predictions)",
     )
     o.add_argument("--frames", type=A.whole(2, 1000), default=100, help="about this many GIF frames (default 100)")
     o.add_argument("--fps", type=A.number(A.MIN_FPS, 100), default=20.0, help="GIF frames per second")

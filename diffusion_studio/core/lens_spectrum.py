@@ -9,6 +9,7 @@ decides coarse structure first and fine detail last. The crossover frequency mov
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -20,26 +21,49 @@ def _as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+@lru_cache(maxsize=8)
+def _rings(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """For an (h, w) picture's half spectrum (``rfft2``, columns 0..w//2): the flat indices of the entries in rings
+    1..n//2, their ring numbers, how many times each stands in the full spectrum (1 for column 0 and, w even, the
+    column w/2; 2 for the others, whose mirror images |F(-u, -v)| = |F(u, v)| of a real picture are left out),
+    and n = min(h, w). Computed once per picture size."""
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
+    n = min(h, w)
+    ring = np.rint(np.sqrt(fy**2 + fx**2) * n).astype(np.int64)  # ring k holds |f| ~ k / n
+    mult = np.full(ring.shape, 2.0)
+    mult[:, 0] = 1.0
+    if w % 2 == 0:
+        mult[:, w // 2] = 1.0
+    keep = np.flatnonzero((ring >= 1) & (ring <= n // 2))
+    return keep, ring.ravel()[keep], mult.ravel()[keep], n
+
+
+def _power(a: np.ndarray) -> np.ndarray:
+    """|FFT2|^2 / (H W) of pictures (N, H, W), half spectrum (see :func:`_rings`), averaged over the N."""
+    h, w = a.shape[-2:]
+    return (np.abs(np.fft.rfft2(a)) ** 2).mean(axis=0) / (h * w)
+
+
+def _radial(power: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    keep, ring, mult, n = _rings(h, w)
+    k_max = n // 2
+    sums = np.bincount(ring, weights=power.ravel()[keep] * mult, minlength=k_max + 1)
+    counts = np.bincount(ring, weights=mult, minlength=k_max + 1)
+    k = np.arange(1, k_max + 1)
+    return k / n, sums[1:] / np.maximum(counts[1:], 1)
+
+
 def radial_power_spectrum(x: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies in cycles per pixel, power) of images (..., H, W), averaged over all leading axes.
 
     Power is |FFT2(x)|^2 / (H W) (Parseval: its mean over all frequencies is the mean of x^2), averaged over
     rings of width 1/min(H, W) around the origin; the DC term is left out. White noise of variance s^2 is flat
-    at s^2. The highest ring is the Nyquist frequency 0.5 (corners beyond it are left out).
+    at s^2. The highest ring is the Nyquist frequency 0.5 (corners beyond it are left out). A real picture's
+    spectrum is symmetric, so the half spectrum of ``rfft2`` is summed with each entry counted for its mirror.
     """
     a = _as_numpy(x)
     h, w = a.shape[-2:]
-    power = np.abs(np.fft.fft2(a.reshape(-1, h, w))) ** 2 / (h * w)
-    power = power.mean(axis=0)
-    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
-    n = min(h, w)
-    ring = np.rint(np.sqrt(fy**2 + fx**2) * n).astype(np.int64)  # ring k holds |f| ~ k / n
-    k_max = n // 2
-    keep = (ring >= 1) & (ring <= k_max)
-    sums = np.bincount(ring[keep], weights=power[keep], minlength=k_max + 1)
-    counts = np.bincount(ring[keep], minlength=k_max + 1)
-    k = np.arange(1, k_max + 1)
-    return k / n, sums[1:] / np.maximum(counts[1:], 1)
+    return _radial(_power(a.reshape(-1, h, w)), h, w)
 
 
 @dataclass(frozen=True)
@@ -73,10 +97,17 @@ def crossover_frequency(freqs: np.ndarray, signal: np.ndarray, floor: float) -> 
 
 
 def step_spectrum(x_t, x0_pred, eps_pred, alpha_bar: float) -> StepSpectrum:
-    """Spectra of one step's x_t, x0-hat and eps-hat (tensors (B, C, H, W) or arrays), its floor and crossover."""
-    freqs, p_xt = radial_power_spectrum(x_t)
-    _, p_x0 = radial_power_spectrum(x0_pred)
-    _, p_eps = radial_power_spectrum(eps_pred)
+    """Spectra of one step's x_t, x0-hat and eps-hat (tensors (B, C, H, W) or arrays), its floor and crossover.
+
+    The three are transformed in one batched FFT when they have the same shape (the usual case)."""
+    arrays = [_as_numpy(v) for v in (x_t, x0_pred, eps_pred)]
+    if all(a.shape == arrays[0].shape for a in arrays):
+        h, w = arrays[0].shape[-2:]
+        both = np.fft.rfft2(np.stack([a.reshape(-1, h, w) for a in arrays]))  # (3, N, H, W // 2 + 1)
+        power = (np.abs(both) ** 2).mean(axis=1) / (h * w)
+        (freqs, p_xt), (_, p_x0), (_, p_eps) = (_radial(p, h, w) for p in power)
+    else:
+        (freqs, p_xt), (_, p_x0), (_, p_eps) = (radial_power_spectrum(a) for a in arrays)
     floor = 1.0 - float(alpha_bar)
     signal = float(alpha_bar) * p_x0
     return StepSpectrum(

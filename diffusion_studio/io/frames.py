@@ -10,7 +10,14 @@ import torch
 from diffusion_studio.io.images import tensor_to_uint8
 
 EPS_RANGE = 3.0  # eps ~ N(0, I) is shown from -3 (black) to +3 (white), so mid-grey is 0
-PANELS = ("x_t", "x0", "eps")
+# v-hat = sqrt(abar) eps - sqrt(1 - abar) x0 rotates (x0, eps): |v| <= sqrt(eps^2 + x0^2), its variance that of eps
+# or of x0, so it shares eps's -3..3 (a digits run: 99.9 % of |v| below 2.8); eps - x0 adds them: its variance is
+# up to 2 (digits: 99.9 % of |eps - x0| below 4.0), so -4..4
+V_RANGE = 3.0
+FLOW_RANGE = 4.0
+PANELS = ("x_t", "x0", "eps")  # what a recorded step holds
+DERIVED_PANELS = ("v", "flow")  # made from x0 and eps when shown (session/third_pane.py)
+EXPORT_PANELS = PANELS + DERIVED_PANELS
 
 
 def to_uint8_batch(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
@@ -54,4 +61,5 @@ def panel_images(x_t: torch.Tensor, x0: torch.Tensor | None, eps: torch.Tensor |
     return out
 
 
-__all__ = ["EPS_RANGE", "PANELS", "panel_images", "tensor_to_uint8", "tile", "to_uint8_batch"]
+__all__ = ["DERIVED_PANELS", "EPS_RANGE", "EXPORT_PANELS", "FLOW_RANGE", "PANELS", "V_RANGE", "panel_images",
+           "tensor_to_uint8", "tile", "to_uint8_batch"]

@@ -164,3 +164,74 @@ def side_by_side(images: Sequence[Image.Image], gap: int = 8) -> Image.Image:
         out.paste(im, (x, 0))
         x += im.width + gap
     return out
+
+
+@dataclass
+class Row:
+    """One labelled row of tick marks on a shared x axis; ``second`` marks (triangles under the ticks) are a
+    second kind of event at the same axis, e.g. Heun's correction calls."""
+
+    label: str
+    x: Sequence[float]
+    second: Sequence[float] = ()
+    color: tuple[int, int, int] | None = None
+
+
+@dataclass
+class RowPlot:
+    title: str
+    xlabel: str
+    rows: list[Row] = field(default_factory=list)
+    ends: tuple[str, str] = ("", "")  # captions over the left and right ends of the axis
+    second_label: str = ""  # legend text for the triangles
+    second_color: tuple[int, int, int] = (224, 138, 30)
+
+
+def render_rows(plot: RowPlot, width: int = 760, row_height: int = 34) -> Image.Image:
+    """Draw ``plot``: one row of ticks per :class:`Row`, labels on the left, a shared x axis with a grid."""
+    font, small = _font(14), _font(12)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_w = max([probe.textlength(r.label, font=small) for r in plot.rows] + [40.0])
+    left, right, top = int(label_w) + 20, 20, 48
+    ph = row_height * max(1, len(plot.rows))
+    legend = 18 if plot.second_label and any(len(r.second) for r in plot.rows) else 0
+    h = top + ph + 50 + legend
+    img = Image.new("RGB", (width, h), "white")
+    draw = ImageDraw.Draw(img)
+    values = [np.asarray(v, dtype=np.float64) for r in plot.rows for v in (r.x, r.second)]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(0)])
+    x0, x1 = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    pad = (x1 - x0) * 0.03 or 0.5
+    x0, x1 = x0 - pad, x1 + pad
+    pw = width - left - right
+
+    def px(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * pw
+
+    draw.text((left, 6), plot.title, fill="black", font=font)
+    lnote, rnote = plot.ends
+    draw.text((left, top - 18), lnote, fill=(110, 110, 110), font=small)
+    draw.text((left + pw, top - 18), rnote, fill=(110, 110, 110), font=small, anchor="ra")
+    for v in _ticks(x0, x1, False):
+        draw.line([(px(v), top), (px(v), top + ph)], fill=(232, 232, 232))
+        draw.text((px(v), top + ph + 4), _fmt(v), fill="black", font=small, anchor="ma")
+    draw.rectangle([left, top, left + pw, top + ph], outline="black")
+    draw.text((left + pw / 2, top + ph + 38), plot.xlabel, fill="black", font=font, anchor="md")
+    for i, row in enumerate(plot.rows):
+        colour = row.color or PALETTE[i % len(PALETTE)]
+        mid = top + row_height * i + row_height / 2
+        if i:
+            draw.line([(left, top + row_height * i), (left + pw, top + row_height * i)], fill=(215, 215, 215))
+        draw.text((left - 8, mid), row.label, fill="black", font=small, anchor="rm")
+        draw.line([(left, mid), (left + pw, mid)], fill=(200, 200, 200))
+        for x in np.asarray(row.x, dtype=np.float64):
+            if np.isfinite(x):
+                draw.line([(px(x), mid - 10), (px(x), mid + 3)], fill=colour, width=2)
+        for x in np.asarray(row.second, dtype=np.float64):
+            if np.isfinite(x):
+                draw.polygon([(px(x), mid + 4), (px(x) - 4, mid + 12), (px(x) + 4, mid + 12)], fill=plot.second_color)
+    if legend:
+        ly = top + ph + 46
+        draw.polygon([(left + 4, ly), (left, ly + 8), (left + 8, ly + 8)], fill=plot.second_color)
+        draw.text((left + 14, ly - 2), plot.second_label, fill="black", font=small)
+    return img

@@ -75,7 +75,7 @@ class StepArena:
         self.used += 1
         x_t, x0, eps = slot.unbind(0)
         x0 = x_t if panes[1] is panes[0] else x0  # the finished image: one picture for both panes
-        return StepFrames(frame.index, frame.steps, frame.t, frame.t_prev, x_t, x0, eps)
+        return StepFrames(frame.index, frame.steps, frame.t, frame.t_prev, x_t, x0, eps, frame.pred_abar)
 
     def _allocate(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """The previous run's block when it is big enough (its pages are already mapped: no faults), else a new one."""

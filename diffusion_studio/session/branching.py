@@ -108,7 +108,8 @@ def branch(trunk: Run, t: int, count: int, seed: int | None = None, cancel: Canc
                 x_t = previous[1] if previous is not None and previous[0] is step.x_t else to_uint8_batch(step.x_t)
                 x0, eps = to_uint8_batch(step.x0_pred), to_uint8_batch(step.eps_pred, -EPS_RANGE, EPS_RANGE)
                 for k, run in enumerate(runs):
-                    run.steps.append(StepFrames(index, len(run.timesteps), step.t, step.t_prev, x_t[k], x0[k], eps[k]))
+                    run.steps.append(StepFrames(index, len(run.timesteps), step.t, step.t_prev, x_t[k], x0[k], eps[k],
+                                                step.abar(prepared.schedule)))
                     run._x_float[index] = step.x_t[k : k + 1].detach().to("cpu", torch.float32).clone()
             previous = (step.x_prev, to_uint8_batch(step.x_prev)) if keeps(index + 1) or last else None
             for run in runs:
@@ -117,7 +118,7 @@ def branch(trunk: Run, t: int, count: int, seed: int | None = None, cancel: Canc
                 for k, run in enumerate(runs):
                     final = previous[1][k]
                     n = len(run.timesteps)
-                    run.final = StepFrames(n, n, FINAL_T, FINAL_T, final, final, eps[k])
+                    run.final = StepFrames(n, n, FINAL_T, FINAL_T, final, final, eps[k], step.abar(prepared.schedule))
     finally:
         for run in runs:
             run.model_calls = math.ceil(counter.evaluations / count)

@@ -39,6 +39,7 @@ from diffusion_studio.io.layout import Layout, compose, make_layout
 from diffusion_studio.paths import resources_dir
 from diffusion_studio.session.forward_view import ForwardProcess
 from diffusion_studio.session.frames import StepFrames
+from diffusion_studio.session.third_pane import TEXTS, ThirdPane, pane_picture
 
 SPACINGS = {  # value -> what the dialog says
     "log-snr": "even in log-SNR (default)",
@@ -70,11 +71,22 @@ class ExportSource:
         return tuple(panels[p] for p in panes)
 
 
-def reverse_source(frames: list[StepFrames], schedule: Schedule | None = None, note: str = "") -> ExportSource:
-    """The recorded frames of a run (the list is copied; the arrays are never modified, so they are shared)."""
-    frames = list(frames)
-    return ExportSource("reverse", [f.t for f in frames], ("xₜ", "predicted x̂₀", "predicted ε̂"),
-                        lambda i: (frames[i].x_t, frames[i].x0, frames[i].eps), schedule, note)
+def reverse_source(frames: list[StepFrames], schedule: Schedule | None = None, note: str = "",
+                   third: str = "eps") -> ExportSource:
+    """The recorded frames of a run (the list is copied; the arrays are never modified, so they are shared).
+
+    ``third``: what the third pane shows, as in the window: eps, or v-hat / the flow velocity derived from each
+    frame (:mod:`diffusion_studio.session.third_pane`).
+    """
+    frames, kind = list(frames), ThirdPane.parse(third)
+    name = "predicted ε̂" if kind is ThirdPane.EPS else TEXTS[kind].title
+
+    def panels_at(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        f = frames[i]
+        abar = None if schedule is None or f.t < 0 else float(schedule.alpha_bars[f.t])  # frames without their own
+        return f.x_t, f.x0, (f.eps if kind is ThirdPane.EPS else pane_picture(f, kind, abar))
+
+    return ExportSource("reverse", [f.t for f in frames], ("xₜ", "predicted x̂₀", name), panels_at, schedule, note)
 
 
 def forward_source(image: np.ndarray, schedule: Schedule, seed: int, note: str = "") -> ExportSource:

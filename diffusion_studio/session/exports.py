@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from diffusion_studio.errors import OptionError
+from diffusion_studio.io.frames import DERIVED_PANELS
 from diffusion_studio.io.gif import ExportSummary, GifOptions, export_contact_sheet, export_gif, select_indices
 from diffusion_studio.io.layout import BACKGROUND, GAP, compose, make_layout
 from diffusion_studio.session.compare import RunGroup, difference_map
 from diffusion_studio.session.run import FINAL_T, RecordedStep
+from diffusion_studio.session.third_pane import pane_picture
 
-GROUP_PANELS = ("x_t", "x0", "eps", "diff")  # diff: |x0-hat - the reference run's x0-hat|
+GROUP_PANELS = ("x_t", "x0", "eps", "v", "flow", "diff")  # diff: |x0-hat - the reference run's x0-hat|
 ExtraPanel = Callable[[int], np.ndarray]  # playhead t -> an (H, W, 3) uint8 picture shown after the runs
 
 
@@ -51,6 +53,8 @@ def run_panels(frame: RecordedStep, ref: RecordedStep | None, panels: Sequence[s
         if name == "diff":
             base = frame.x0 if ref is None else ref.x0
             out.append(difference_map(frame.x0, base))
+        elif name in DERIVED_PANELS:  # v-hat / flow velocity from the run's x0 and eps pictures
+            out.append(_rgb(pane_picture(frame, name)))
         else:
             out.append(_rgb({"x_t": frame.x_t, "x0": frame.x0, "eps": frame.eps}[name]))
     return out

@@ -52,13 +52,17 @@ class StepFrames:
 
     Each pane (x_t, x0, eps, in :data:`~diffusion_studio.io.frames.PANELS` order) is either the step's tensor
     (B, C, H, W) or its uint8 picture; ``x_t``, ``x0`` and ``eps`` always give the picture, converting a tensor on
-    each access (a frame holds no second copy). Treat a frame as immutable.
+    each access (a frame holds no second copy). ``pred_abar`` is the noise level abar the x0/eps predictions were
+    made at (the sigma-grid samplers' exact one; for the finished image, its last step's), from which v-hat and the
+    flow velocity are derived when shown (:mod:`diffusion_studio.session.third_pane`). Treat a frame as immutable.
     """
 
-    __slots__ = ("index", "steps", "t", "t_prev", "_panes", "__weakref__")
+    __slots__ = ("index", "steps", "t", "t_prev", "pred_abar", "_panes", "__weakref__")
 
-    def __init__(self, index: int, steps: int, t: int, t_prev: int, x_t: Pane, x0: Pane, eps: Pane) -> None:
+    def __init__(self, index: int, steps: int, t: int, t_prev: int, x_t: Pane, x0: Pane, eps: Pane,
+                 pred_abar: float | None = None) -> None:
         self.index, self.steps, self.t, self.t_prev = index, steps, t, t_prev
+        self.pred_abar = pred_abar  # abar at which x0/eps were predicted (the finished image: its last step's)
         self._panes: tuple[Pane, Pane, Pane] = (x_t, x0, eps)
 
     def __repr__(self) -> str:
@@ -118,7 +122,7 @@ class StepFrames:
         """The same frame holding uint8 pictures only (itself when it holds no tensor)."""
         if not self.is_raw:
             return self
-        return StepFrames(self.index, self.steps, self.t, self.t_prev, *self.pictures())
+        return StepFrames(self.index, self.steps, self.t, self.t_prev, *self.pictures(), self.pred_abar)
 
     @property
     def nbytes(self) -> int:
@@ -170,6 +174,9 @@ def stream_frames(prepared: PreparedRun, cancel: CancelToken | None = None) -> I
             if device.type == "cpu":
                 raise ModelError("The computer ran out of memory during sampling; try a smaller image.") from err
             prepared.model.to("cpu")
+            classifier = prepared.plan.guidance.classifier
+            if classifier is not None:  # classifier guidance: its gradient must be taken where x_t now lives
+                classifier.to("cpu")
             torch.cuda.empty_cache()
             device = torch.device("cpu")
             yield Notice("The GPU ran out of memory, so the run started again on the CPU (same seed).",
@@ -184,9 +191,10 @@ def _frames(prepared: PreparedRun, device: torch.device, cancel: CancelToken | N
         reuse = previous is not None and previous[0] is step.x_t
         x_t = previous[1] if reuse else _own(step.x_t)
         x0, eps, x_prev = _own(step.x0_pred), _own(step.eps_pred), _own(step.x_prev)
-        frame = StepFrames(step.index, step.total, step.t, step.t_prev, x_t, x0, eps)
+        abar = step.abar(prepared.schedule)  # a float per frame: the v and flow panes are derived when painted
+        frame = StepFrames(step.index, step.total, step.t, step.t_prev, x_t, x0, eps, abar)
         yield frame if on_cpu else frame.compact()
         if step.t_prev < 0:
-            final = StepFrames(step.total, step.total, FINAL_T, FINAL_T, x_prev, x_prev, eps)
+            final = StepFrames(step.total, step.total, FINAL_T, FINAL_T, x_prev, x_prev, eps, abar)
             yield final if on_cpu else final.compact()
         previous = (step.x_prev, x_prev)

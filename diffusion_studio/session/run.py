@@ -208,7 +208,8 @@ class Run:
                     reuse = previous is not None and previous[0] is step.x_t
                     x_t = previous[1] if reuse else _pictures(step.x_t)[0]
                     rec = StepFrames(index, len(self.timesteps), step.t, step.t_prev, x_t,
-                                     _pictures(step.x0_pred)[0], _pictures(step.eps_pred, -EPS_RANGE, EPS_RANGE)[0])
+                                     _pictures(step.x0_pred)[0], _pictures(step.eps_pred, -EPS_RANGE, EPS_RANGE)[0],
+                                     step.abar(self.prepared.schedule))
                     self._x_float[index] = step.x_t.detach().to("cpu", torch.float32).clone()
                     self.steps.append(rec)
                 # the next step's x_t picture comes from here only when that step will be kept
@@ -219,7 +220,7 @@ class Run:
                 if last:
                     final = previous[1]
                     n = len(self.timesteps)
-                    self.final = StepFrames(n, n, FINAL_T, FINAL_T, final, final, rec.eps)
+                    self.final = StepFrames(n, n, FINAL_T, FINAL_T, final, final, rec.eps, rec.pred_abar)
                     self._resume = None
                 if on_step is not None:
                     on_step(rec or StepFrames(index, len(self.timesteps), step.t, step.t_prev, *_EMPTY))

@@ -172,20 +172,32 @@ def _restore(
     rng: RngState,
 ) -> Checkpoint:
     tensors = read_tensors(tensors_path)
-    device = next(net.parameters()).device
     net.load_state_dict(_prefixed(tensors, "model."))
     ema.load_state_dict(_prefixed(tensors, "ema."), int(meta["ema_updates"]))
     state: dict[int, dict[str, Any]] = {}
+    params = [p for group in optimizer.param_groups for p in group["params"]]  # the state dict's index order
     for key, value in tensors.items():
         if key.startswith("optim."):
             _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
+            state.setdefault(int(index), {})[name] = value if name == "step" else _like(params[int(index)], value)
     for index, entries in meta["optim_plain_state"].items():
         state.setdefault(int(index), {}).update(entries)
     groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
     rng.restore(tensors)
     return Checkpoint(int(meta["step"]), [float(v) for v in meta["losses"]], meta.get("settings", {}))
+
+
+def _like(param: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """``value`` on the parameter's device and in its memory layout (the file holds it contiguous).
+
+    Fused AdamW on CUDA needs exp_avg and exp_avg_sq laid out exactly like their parameter; the training loop
+    keeps CUDA networks channels-last, so a plain ``.to(device)`` made every CUDA ``--resume`` fail (measured on an
+    H200: "params, grads, exp_avgs, and exp_avg_sqs must have same dtype, device, and layout").
+    """
+    if value.shape != param.shape:
+        return value.to(param.device)
+    return torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def _state_folders(folder: Path) -> list[Path]:

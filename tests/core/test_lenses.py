@@ -39,6 +39,27 @@ def test_spectrum_matches_the_loop_reference() -> None:
     np.testing.assert_allclose(p, p_ref, rtol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [(13, 15), (16, 9), (9, 16), (7, 7)])
+def test_spectrum_of_odd_and_wide_pictures_matches_the_loop_reference(shape: tuple[int, int]) -> None:
+    """The half spectrum (rfft2) counts each mirrored entry twice, except column 0 and an even width's Nyquist."""
+    img = np.random.default_rng(3).normal(size=shape).cumsum(axis=0)
+    f, p = radial_power_spectrum(img)
+    f_ref, p_ref = _reference_spectrum(img)
+    np.testing.assert_allclose(f, f_ref)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-10)
+
+
+def test_step_spectrum_in_one_batch_equals_three_separate_spectra() -> None:
+    gen = torch.Generator().manual_seed(4)
+    x_t, x0, eps = (torch.randn(2, 3, 20, 12, generator=gen) for _ in range(3))
+    sp = step_spectrum(x_t, x0, eps, 0.3)
+    for values, x in ((sp.x_t, x_t), (sp.x0, x0), (sp.eps, eps)):
+        np.testing.assert_allclose(values, radial_power_spectrum(x)[1], rtol=1e-12)
+    mixed = step_spectrum(x_t[:1], x0, eps[:, :1], 0.3)  # different shapes: one at a time, same answer
+    np.testing.assert_allclose(mixed.x0, sp.x0, rtol=1e-12)
+    np.testing.assert_allclose(mixed.x_t, radial_power_spectrum(x_t[:1])[1], rtol=1e-12)
+
+
 def test_white_noise_is_flat_at_its_variance() -> None:
     std = 0.5
     noise = torch.randn(16, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * std

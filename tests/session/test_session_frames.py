@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -109,6 +111,30 @@ def test_cuda_out_of_memory_restarts_on_the_cpu(monkeypatch):
     items = list(stream_frames(prepared))
     assert isinstance(items[0], Notice) and items[0].restart and "CPU" in items[0].text
     assert [f.index for f in items[1:]] == list(range(6))
+
+
+def test_cuda_out_of_memory_moves_the_classifier_to_the_cpu_too(monkeypatch):
+    """Classifier guidance takes the classifier's gradient at x_t: after the fallback both must be on the CPU."""
+    moved: list[str] = []
+
+    class Classifier(torch.nn.Module):
+        def to(self, *args, **kwargs):
+            moved.append(str(args[0]))
+            return super().to(*args, **kwargs)
+
+    prepared = _prepared(steps=2)
+    prepared.plan = replace(prepared.plan, guidance=replace(prepared.plan.guidance, classifier=Classifier()))
+    prepared.device = torch.device("cuda")
+
+    def run_plan(model, sched, plan, shape, init, device, cancel):
+        if torch.device(device).type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (test)")
+        assert moved == ["cpu"]  # moved before the run began again
+        return iter(())
+
+    monkeypatch.setattr(frames_module, "run_plan", run_plan)
+    items = list(stream_frames(prepared))
+    assert isinstance(items[0], Notice) and moved == ["cpu"]
 
 
 def test_out_of_memory_on_the_cpu_is_a_readable_error(monkeypatch):

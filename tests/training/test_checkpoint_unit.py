@@ -207,3 +207,34 @@ def test_a_sample_sheet_before_the_first_checkpoint_is_written(data: Path, tmp_p
     argv = ["train", "--data", str(data), "--out", str(out), "--steps", "2", *FAST[:-2], "--sample-every", "1"]
     assert main(argv) == 0
     assert (_ckpt(out) / "samples-0000001.png").is_file() and (out / "samples.png").is_file()
+
+
+def test_resumed_adam_state_keeps_the_layout_of_channels_last_parameters(tmp_path: Path) -> None:
+    """CUDA training keeps networks channels-last and fused AdamW needs exp_avg laid out like its parameter.
+
+    Seen on an H200: every CUDA --resume failed because the restored state came back contiguous.
+    """
+    import torch
+
+    from diffusion_studio.training.ema import EMA
+
+    def make():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 4, 1))
+        net = net.to(memory_format=torch.channels_last)
+        return net, EMA(net, 0.9), torch.optim.AdamW(net.parameters(), lr=1e-3)
+
+    net, ema, opt = make()
+    net(torch.randn(2, 3, 6, 6)).square().mean().backward()
+    opt.step()
+    rng = checkpoint.RngState(torch.Generator().manual_seed(1), cuda=False)
+    checkpoint.save_checkpoint(tmp_path, 1, net, ema, opt, rng, [0.5], {})
+    net2, ema2, opt2 = make()
+    checkpoint.load_checkpoint(tmp_path, net2, ema2, opt2, checkpoint.RngState(torch.Generator(), cuda=False))
+    weight = net2[0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    saved, restored = opt.state[net[0].weight], opt2.state[weight]
+    for name in ("exp_avg", "exp_avg_sq"):
+        assert restored[name].stride() == weight.stride(), name
+        assert torch.equal(restored[name], saved[name]), name
+    assert float(restored["step"]) == 1.0
