@@ -42,7 +42,8 @@ def with_folder_settings(plan, info):
     """``plan`` with the settings of the model's scheduler config (a diffusers folder's): ``steps_offset`` and
     ``clip_sample_range`` say what the model's timesteps and data range are, so every run of that model (command
     line, window, compare) uses them, as diffusers does; ``final_sigmas_type``, ``lower_order_final``,
-    ``euler_at_final`` and ``set_alpha_to_one`` apply when the run uses the folder's own sampler."""
+    ``euler_at_final`` and ``set_alpha_to_one`` apply when the run uses the folder's own sampler, and its Karras
+    sigmas when the run also keeps its spacing."""
     folder = info.extra.get("sampler_defaults") if isinstance(info.extra, dict) else None
     if not isinstance(folder, dict):
         return plan
@@ -52,7 +53,10 @@ def with_folder_settings(plan, info):
     if plan.sampler != folder.get("sampler"):
         return plan  # the rest describe the folder's own scheduler, not the one chosen instead
     keys = ("final_sigmas_type", "lower_order_final", "euler_at_final", "set_alpha_to_one")
-    return replace(plan, **{key: folder[key] for key in keys if key in folder})
+    plan = replace(plan, **{key: folder[key] for key in keys if key in folder})
+    if folder.get("karras") and plan.spacing == folder.get("spacing"):
+        plan = replace(plan, karras=True)  # its spacing with Karras sigmas (the window names the spacing alone)
+    return plan
 
 
 @dataclass(frozen=True)

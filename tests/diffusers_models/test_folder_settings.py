@@ -66,6 +66,11 @@ def test_karras_folder_keeps_its_spacing_and_ddim_on_it_drops_the_sigmas(tmp_pat
     )
     chosen = choose_sampler(str(karras_linspace), "ddim", None, None, False, 8, on_cpu=True)
     assert (chosen.spacing, chosen.plan_settings()) == ("linspace", {"karras": False})
+    # the window names the spacing alone: the folder's sampler on the folder's spacing gets its Karras sigmas
+    prepared = prepare_run(RunRequest(model=str(folder), plan=SamplingPlan("euler", 8, spacing="leading")))
+    assert prepared.plan.karras and prepared.plan.steps_offset == 1
+    prepared = prepare_run(RunRequest(model=str(folder), plan=SamplingPlan("euler", 8, spacing="trailing")))
+    assert not prepared.plan.karras
 
 
 @pytest.mark.parametrize("name", ["EulerDiscreteScheduler", "HeunDiscreteScheduler", "DPMSolverMultistepScheduler"])
