@@ -99,8 +99,8 @@ def known_reason(case: Case) -> str:
         if any(int(a) - T // n != int(b) for a, b in zip(ts[:-1], ts[1:], strict=True)):
             return "DDIM steps to the next timestep of the run; diffusers' DDIM to t - T // n (README)"
     sched, _ = schedule_and_defaults({"_class_name": CLASSES[case.sampler], **cfg}, Path("scheduler_config.json"))
-    if case.sampler == "ddim" and n == 1 and sched.alpha_bars[-1] < 1e-6:
-        return "one DDIM step from abar_{T-1} < 1e-6: x0-hat keeps 3 digits in float32, in any implementation"
+    if case.sampler == "ddim" and n == 1 and sched.alpha_bars[-1] < 1e-4:
+        return "one DDIM step from abar_{T-1} < 1e-4: x0-hat is ill-conditioned in float32, in any implementation"
     if case.sampler == "ddpm" and cfg.get("variance_type") == "fixed_large" and n < T and spacing == "trailing":
         return "diffusers' DDPM adds sqrt(beta) noise at a last step whose t > 0; here the last step adds none"
     if case.sampler == "heun" and cfg.get("clip_sample"):
@@ -357,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="about a fifth of the cases")
     parser.add_argument("--only", default=None, help="print only cases with this verdict (EQUAL, DIFF, ...)")
     parser.add_argument("--sampler", default=None, help="only this sampler")
+    parser.add_argument("--seed", type=int, default=0, help="the start noise and later draws (default 0)")
     args = parser.parse_args(argv)
     cases = sigma_cases(args.quick) + ddpm_ddim_cases(args.quick)
     if args.sampler:
@@ -364,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     counts: dict[str, int] = {}
     start = time.perf_counter()
     for case in cases:
-        verdict, err, note = run_case(case)
+        verdict, err, note = run_case(case, args.seed)
         known = known_reason(case) if verdict == "DIFF" else ""
         if verdict == "DIFF" and known:
             verdict = "DIFF(known)"

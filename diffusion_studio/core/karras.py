@@ -335,7 +335,7 @@ def sigma_grid(
     ``use_karras_sigmas`` on the ``spacing``'s timesteps, ``offset`` its ``steps_offset``, ``final`` its
     ``final_sigmas_type`` (Euler and DPM-Solver++: diffusers' Heun always ends at 0)."""
     kind = SamplerName.parse(name)
-    if kind is SamplerName.HEUN and FinalSigma(final) is not FinalSigma.ZERO:
+    if kind is SamplerName.HEUN and final != FinalSigma.ZERO:
         raise OptionError("Heun always ends at sigma = 0 (diffusers' Heun has no final_sigmas_type).")
     make = dpm_grid if kind is SamplerName.DPMPP_2M else euler_grid
     return make(sched, steps, spacing, karras, offset, final)
