@@ -103,6 +103,8 @@ def known_reason(case: Case) -> str:
         return "one DDIM step from abar_{T-1} < 1e-4: x0-hat is ill-conditioned in float32, in any implementation"
     if case.sampler == "ddpm" and cfg.get("variance_type") == "fixed_large" and n < T and spacing == "trailing":
         return "diffusers' DDPM adds sqrt(beta) noise at a last step whose t > 0; here the last step adds none"
+    if case.sampler == "ddpm" and cfg.get("variance_type") == "fixed_large_log":
+        return "diffusers' DDPM takes the square root of log(beta) for fixed_large_log: NaN; here beta, as fixed_large"
     if case.sampler == "heun" and cfg.get("clip_sample"):
         return "the sigma samplers never clip x0-hat (said in a note)"
     if case.sampler == "euler" and cfg.get("final_sigmas_type") == "sigma_min":
@@ -191,7 +193,9 @@ def _diffusers_run(
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.double() - b.double()).norm() / b.double().norm().clamp(min=1e-30))
+    """||a - b|| / ||b||; infinity when either holds a NaN (so that max() cannot drop it)."""
+    err = float((a.double() - b.double()).norm() / b.double().norm().clamp(min=1e-30))
+    return err if err == err else float("inf")
 
 
 def run_case(case: Case, seed: int = 0) -> tuple[str, float, str]:
@@ -328,6 +332,8 @@ def ddpm_ddim_cases(quick: bool) -> list[Case]:
     ):
         cfg = _base(sampler, schedule, T, betas) | {"prediction_type": prediction, "clip_sample": clip}
         cases.append(Case(sampler, cfg, 10, eta=0.5 if sampler == "ddim" else 0.0, batch=2))
+    for variance in ("fixed_small_log", "fixed_large_log"):
+        cases.append(Case("ddpm", _base("ddpm", "linear", 100, (1e-4, 0.02)) | {"variance_type": variance}, 20))
     betas = [float(b) for b in torch.linspace(0.001, 0.03, 300).double() ** 1.5]
     for sampler in ("ddpm", "ddim"):
         cases.append(Case(sampler, {"num_train_timesteps": 300, "trained_betas": betas}, 30, batch=3))
