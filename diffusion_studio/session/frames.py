@@ -38,6 +38,11 @@ def to_uint8_image(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.nda
     return images[0] if images.shape[0] == 1 else tile(images)
 
 
+def _on_cpu(x: torch.Tensor) -> torch.Tensor:
+    """A float32 CPU copy of a device tensor (a GPU run's step), detached from autograd."""
+    return x.detach().to("cpu", torch.float32)
+
+
 def _own(x: torch.Tensor) -> torch.Tensor:
     """The tensor itself when it owns its memory; a copy when it is a view into something larger (held whole)."""
     if x.requires_grad:
@@ -162,8 +167,10 @@ def count_frames(prepared: PreparedRun) -> int:
 def stream_frames(prepared: PreparedRun, cancel: CancelToken | None = None) -> Iterator[StepFrames | Notice]:
     """Run the prepared plan, yielding every step as a frame; fall back to the CPU once if CUDA runs out of memory.
 
-    Frames from a CPU run hold the step's tensors (no conversion here); frames from a GPU run are compacted to
-    uint8 pictures at once, so device memory is not held and nobody else has to synchronise with the device.
+    Frames from a CPU run hold the step's tensors (no conversion here). A GPU run's tensors are copied to the CPU
+    as float32 at each step, so device memory is not held, nobody else has to synchronise with the device, and the
+    frames are like a CPU run's: exact v-hat and flow panes and raw values in the readout (the frame store compacts
+    them to pictures when memory is short, as for a CPU run).
     """
     device = prepared.device
     while True:
@@ -185,16 +192,16 @@ def stream_frames(prepared: PreparedRun, cancel: CancelToken | None = None) -> I
 
 def _frames(prepared: PreparedRun, device: torch.device, cancel: CancelToken | None) -> Iterator[StepFrames]:
     steps = run_plan(prepared.model, prepared.schedule, prepared.plan, prepared.shape, prepared.init, device, cancel)
-    on_cpu = torch.device(device).type == "cpu"
+    keep = _own if torch.device(device).type == "cpu" else _on_cpu
     previous: tuple[torch.Tensor, torch.Tensor] | None = None  # the last step's x_prev, as made and as held
     for step in steps:
         reuse = previous is not None and previous[0] is step.x_t
-        x_t = previous[1] if reuse else _own(step.x_t)
-        x0, eps, x_prev = _own(step.x0_pred), _own(step.eps_pred), _own(step.x_prev)
+        x_t = previous[1] if reuse else keep(step.x_t)
+        x0, eps, x_prev = keep(step.x0_pred), keep(step.eps_pred), keep(step.x_prev)
         abar = step.abar(prepared.schedule)  # a float per frame: the v and flow panes are derived when painted
         frame = StepFrames(step.index, step.total, step.t, step.t_prev, x_t, x0, eps, abar)
-        yield frame if on_cpu else frame.compact()
+        yield frame
         if step.t_prev < 0:
             final = StepFrames(step.total, step.total, FINAL_T, FINAL_T, x_prev, x_prev, eps, abar)
-            yield final if on_cpu else final.compact()
+            yield final
         previous = (step.x_prev, x_prev)

@@ -3,7 +3,7 @@
 Only eps-hat is recorded; v-hat and the flow velocity are derived from a frame's x0-hat and eps-hat and the
 noise level they were predicted at (:attr:`StepFrames.pred_abar`) when the pane is painted or exported, so
 recording costs nothing extra (formulas and citations in :mod:`diffusion_studio.core.velocity`). A frame that
-keeps tensors gives exact values; a frame compacted to uint8 pictures (memory short, or a GPU run) is decoded
+keeps tensors gives exact values; a frame compacted to uint8 pictures (memory short) is decoded
 from its x0 and eps pictures first: within about one grey level of the exact picture, except where eps was
 beyond the +-3 of its picture (about 0.3 % of Gaussian noise).
 

@@ -144,3 +144,29 @@ def test_out_of_memory_on_the_cpu_is_a_readable_error(monkeypatch):
     monkeypatch.setattr(frames_module, "run_plan", run_plan)
     with pytest.raises(ModelError, match="ran out of memory"):
         list(stream_frames(_prepared(steps=3)))
+
+
+def test_a_device_run_keeps_float32_cpu_copies_of_each_step(monkeypatch):
+    """A GPU run's steps are copied to the CPU as they come (so v-hat, flow and the readout stay exact).
+
+    This machine has no GPU: the run is told it is on CUDA and the patched sampler hands out float64 tensors, which
+    a CPU run would keep as they are; the device path must copy them to float32.
+    """
+    prepared = _prepared(steps=3)
+    prepared.device = torch.device("cuda")
+    real = frames_module.run_plan
+    made: list[torch.Tensor] = []
+
+    def run_plan(model, sched, plan, shape, init, device, cancel):
+        for step in real(model, sched, plan, shape, init, "cpu", cancel):
+            step = replace(step, x0_pred=step.x0_pred.double())
+            made.append(step.x0_pred)
+            yield step
+
+    monkeypatch.setattr(frames_module, "run_plan", run_plan)
+    frames = list(stream_frames(prepared))
+    assert len(frames) == 4 and all(f.is_raw for f in frames)
+    for frame, x0 in zip(frames, made, strict=False):
+        kept = frame.tensor(1)
+        assert kept.dtype == torch.float32 and kept.device.type == "cpu" and kept is not x0
+        assert torch.equal(kept, x0.float())
