@@ -49,7 +49,12 @@ FLAGS = {"lower_order_final": True, "euler_at_final": False, "set_alpha_to_one":
 # each scheduler class's own defaults for keys a config may leave out (diffusers 0.42.1 __init__ signatures)
 CLASS_DEFAULTS = {
     "EulerDiscreteScheduler": {"timestep_spacing": "linspace"},
-    "HeunDiscreteScheduler": {"timestep_spacing": "linspace", "beta_start": 0.00085, "beta_end": 0.012},
+    "HeunDiscreteScheduler": {
+        "timestep_spacing": "linspace",
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "clip_sample": False,
+    },
     "DPMSolverMultistepScheduler": {"timestep_spacing": "linspace"},
 }
 # the scheduler a folder names -> the studio's default sampler (others, DDPM included: ddpm)

@@ -179,6 +179,8 @@ def test_a_folder_with_offset_range_and_karras_spacing_maps_onto_the_plan() -> N
     plan = plan_from_defaults(d, steps=10)
     assert (plan.spacing, plan.karras, plan.steps_offset, plan.final_sigmas_type) == ("leading", True, 1, "sigma_min")
     assert d.notes == ()  # null keys read as absent; everything here is applied
+    sched, d = schedule_and_defaults({"_class_name": "HeunDiscreteScheduler"}, PATH)
+    assert (sched.beta_start, sched.beta_end, d.spacing, d.clip_x0) == (0.00085, 0.012, "linspace", False)
     _, d = schedule_and_defaults({"_class_name": "DPMSolverMultistepScheduler", "solver_order": 3}, PATH)
     assert any("solver_order 3 is not reproduced" in n for n in d.notes) and d.spacing == "linspace"
     with pytest.raises(ModelError, match="final_sigmas_type"):
