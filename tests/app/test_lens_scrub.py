@@ -195,3 +195,18 @@ def test_a_diverged_step_leaves_gaps_not_errors(qtbot, recwarn) -> None:
         qtbot.wait(20)  # painted
         assert all(np.isfinite(v) for v in w.spectrum.view_y)
     assert not [str(w.message) for w in recwarn if "exception" in str(w.message).lower()]  # pyqtgraph's paint errors
+
+
+def test_long_paths_are_drawn_without_a_dot_per_step(qtbot) -> None:
+    from diffusion_studio.app.lens_trajectory import MAX_DOTS, TrajectoryPanel
+    from diffusion_studio.core.lens_trajectory import trajectory_pca
+
+    panel = TrajectoryPanel()
+    qtbot.addWidget(panel)
+    walk = torch.randn(MAX_DOTS + 50, 3, 4, 4, generator=torch.Generator().manual_seed(0)).cumsum(0)
+    for frames, dots in ((walk, None), (walk[:20], "o")):
+        fit = trajectory_pca([frames])
+        panel.set_trajectories({"x_t": fit, "x0": fit})
+        for key in ("x_t", "x0"):
+            assert panel.curves[key].opts["symbol"] == dots
+            assert len(panel.curves[key].getData()[0]) == len(frames)
