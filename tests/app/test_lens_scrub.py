@@ -34,6 +34,7 @@ def _frames(seed: int = 0) -> list[LensFrame]:
 def _window(qtbot, fits: bool = True) -> LensWindow:
     w = LensWindow()
     qtbot.addWidget(w)
+    w.show()
     w.frames = _frames()
     w._neg_ts = [-f.t for f in w.frames]
     if fits:
@@ -145,6 +146,23 @@ def test_a_burst_of_moves_costs_two_updates_and_shows_the_newest(qtbot) -> None:
     assert w.trajectory.marker_position("x_t") == tuple(w.trajectory.coords["x_t"][N - 1])
     qtbot.wait(20)
     assert len(updates) == 2
+
+
+def test_a_closed_window_does_nothing_until_shown_again(qtbot, monkeypatch) -> None:
+    w = _window(qtbot)
+    computed: list[float] = []
+    real = lens_window.step_spectrum
+    monkeypatch.setattr(lens_window, "step_spectrum", lambda *a: computed.append(a[3]) or real(*a))
+    updates: list[int] = []
+    w.updated.connect(lambda: updates.append(1))
+    w.close()
+    for f in w.frames[:6]:
+        w.show_t(f.t)
+    qtbot.wait(20)
+    assert not updates and not computed
+    with qtbot.waitSignal(w.updated, timeout=2000):
+        w.show()
+    assert w.spectrum.title().startswith(f"t = {w.frames[5].t},") and computed == [w.frames[5].alpha_bar]
 
 
 def test_an_unguided_run_leaves_the_guidance_panel_alone(qtbot) -> None:
