@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
 from diffusion_studio.core.lens_trajectory import TrajectoryPCA
 
 COLOURS = {"x_t": "#3d8fe0", "x0": "#ff8c1a"}
+MAX_DOTS = 200  # a dot per step up to this many steps (longer paths: the line alone, cheaper to draw after a run)
 
 
 class TrajectoryPanel(QWidget):
@@ -56,6 +57,7 @@ class TrajectoryPanel(QWidget):
             xy = pca.coords[0]
             y = xy[:, 1] if xy.shape[1] > 1 else np.zeros(len(xy))
             self.coords[key] = np.column_stack([xy[:, 0], y])
+            curve.setSymbol("o" if len(xy) <= MAX_DOTS else None)  # a long run's dots would merge into the line
             curve.setData(xy[:, 0], y)
             self.plots[key].autoRange()
             self.plots[key].disableAutoRange()  # the marker moves on a fixed view: no re-layout per playhead move

@@ -177,12 +177,18 @@ class LensWindow(QWidget):
     def show_t(self, t: int) -> None:
         """Follow the playhead. The first move after a quiet spell updates the panels at once (their repaint then
         joins the main window's picture); later moves in the same event-loop pass only note the newest position,
-        which one update shows when the pass is over (a burst of moves costs two updates, not one per move)."""
+        which one update shows when the pass is over (a burst of moves costs two updates, not one per move). A
+        closed window does nothing until it is shown again."""
         self._t = int(t)
-        if self._pending.isActive():
+        if self._pending.isActive() or not self.isVisible():  # a closed window catches up when shown again
             self._dirty = True
         else:
             self._apply()
+            self._pending.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._dirty:
             self._pending.start()
 
     def _flush(self) -> None:

@@ -34,6 +34,7 @@ def _frames(seed: int = 0) -> list[LensFrame]:
 def _window(qtbot, fits: bool = True) -> LensWindow:
     w = LensWindow()
     qtbot.addWidget(w)
+    w.show()
     w.frames = _frames()
     w._neg_ts = [-f.t for f in w.frames]
     if fits:
@@ -147,6 +148,23 @@ def test_a_burst_of_moves_costs_two_updates_and_shows_the_newest(qtbot) -> None:
     assert len(updates) == 2
 
 
+def test_a_closed_window_does_nothing_until_shown_again(qtbot, monkeypatch) -> None:
+    w = _window(qtbot)
+    computed: list[float] = []
+    real = lens_window.step_spectrum
+    monkeypatch.setattr(lens_window, "step_spectrum", lambda *a: computed.append(a[3]) or real(*a))
+    updates: list[int] = []
+    w.updated.connect(lambda: updates.append(1))
+    w.close()
+    for f in w.frames[:6]:
+        w.show_t(f.t)
+    qtbot.wait(20)
+    assert not updates and not computed
+    with qtbot.waitSignal(w.updated, timeout=2000):
+        w.show()
+    assert w.spectrum.title().startswith(f"t = {w.frames[5].t},") and computed == [w.frames[5].alpha_bar]
+
+
 def test_an_unguided_run_leaves_the_guidance_panel_alone(qtbot) -> None:
     w = _window(qtbot)
     text = w.cfg.caption.text()
@@ -195,3 +213,18 @@ def test_a_diverged_step_leaves_gaps_not_errors(qtbot, recwarn) -> None:
         qtbot.wait(20)  # painted
         assert all(np.isfinite(v) for v in w.spectrum.view_y)
     assert not [str(w.message) for w in recwarn if "exception" in str(w.message).lower()]  # pyqtgraph's paint errors
+
+
+def test_long_paths_are_drawn_without_a_dot_per_step(qtbot) -> None:
+    from diffusion_studio.app.lens_trajectory import MAX_DOTS, TrajectoryPanel
+    from diffusion_studio.core.lens_trajectory import trajectory_pca
+
+    panel = TrajectoryPanel()
+    qtbot.addWidget(panel)
+    walk = torch.randn(MAX_DOTS + 50, 3, 4, 4, generator=torch.Generator().manual_seed(0)).cumsum(0)
+    for frames, dots in ((walk, None), (walk[:20], "o")):
+        fit = trajectory_pca([frames])
+        panel.set_trajectories({"x_t": fit, "x0": fit})
+        for key in ("x_t", "x0"):
+            assert panel.curves[key].opts["symbol"] == dots
+            assert len(panel.curves[key].getData()[0]) == len(frames)
