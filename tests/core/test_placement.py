@@ -126,14 +126,17 @@ class _TimeRecorder:
         return 0.1 * x_t
 
 
-@pytest.mark.parametrize("sampler,spacing,churn", [
-    ("ddim", "trailing", 0.0), ("euler", "karras", 0.0), ("heun", "karras", 0.0), ("heun", "linspace", 0.6),
-    ("dpmpp_2m", "karras", 0.0),
+@pytest.mark.parametrize("sampler,spacing,churn,extra", [
+    ("ddim", "trailing", 0.0, {}), ("euler", "karras", 0.0, {}), ("heun", "karras", 0.0, {}),
+    ("heun", "linspace", 0.6, {}), ("dpmpp_2m", "karras", 0.0, {}), ("ddim", "leading", 0.0, {"steps_offset": 1}),
+    ("euler", "trailing", 0.0, {"karras": True, "final_sigmas_type": "sigma_min"}),
+    ("dpmpp_2m", "linspace", 0.0, {"final_sigmas_type": "sigma_min"}),
 ])
-def test_placement_lists_the_calls_the_sampler_makes(linear, sampler: str, spacing: str, churn: float) -> None:
+def test_placement_lists_the_calls_the_sampler_makes(linear, sampler: str, spacing: str, churn: float,
+                                                     extra: dict) -> None:
     from diffusion_studio.core.plan import run_plan
 
-    plan = SamplingPlan(sampler=sampler, steps=6, spacing=spacing, churn=churn, seed=3)
+    plan = SamplingPlan(sampler=sampler, steps=6, spacing=spacing, churn=churn, seed=3, **extra)
     model = _TimeRecorder()
     steps = list(run_plan(model, linear, plan, (1, 4, 4)))
     p = step_placement(plan, linear)
