@@ -141,9 +141,9 @@ class ThirdPaneChoice(QObject):
         abar_prev = 1.0 if state.t_prev < 0 else float(s.alpha_bars[state.t_prev])
         frame = after = None
         if store is not None:
-            frames = store.frames
             i = store.nearest(state.t)
-            if i is not None and frames[i].t == state.t:
+            frames = store.frames  # taken after: a run in progress only adds frames (a restart empties it)
+            if i is not None and i < len(frames) and frames[i].t == state.t:
                 frame = frames[i]
                 after = frames[i + 1] if i + 1 < len(frames) else None
         if frame is None:
