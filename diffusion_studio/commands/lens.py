@@ -140,9 +140,9 @@ def _error(args, prepared, runs) -> None:
     name = prepared.model.info.name
     exact = name in ("ideal", "gaussian")
     plot = Plot(
-        f"x0-hat error vs {'exact posterior mean' if exact else 'a fine reference run'} ({name}, {args.steps} steps)",
-        "sigma of the step (noise falls to the right)",
-        "RMS error: x0-hat (solid), x_t (dashed)",
+        f"x̂₀ error vs {'exact posterior mean' if exact else 'a fine reference run'} ({name}, {args.steps} steps)",
+        "σ of the step (noise falls to the right)",
+        "RMS error: predicted x₀ (solid), xₜ (dashed)",
         logx=True,
         logy=True,
         invert_x=True,
@@ -178,19 +178,19 @@ def _spectrum(args, prepared, runs) -> None:
         step = min(steps, key=lambda s: abs((s.time if s.time is not None else s.t) - want))
         sp = step_spectrum(step.x_t, step.x0_pred, step.eps_pred, step.abar(prepared.schedule))
         plot = Plot(
-            f"{label}, t = {step.t} (abar {sp.alpha_bar:.3g})",
+            f"{label}, t = {step.t} (ᾱ {sp.alpha_bar:.3g})",
             "frequency (cycles per pixel)",
             "power",
             logx=True,
             logy=True,
         )
         plot.series += [
-            Series("x_t", sp.freqs, sp.x_t),
-            Series("x0-hat", sp.freqs, sp.x0),
-            Series("eps-hat", sp.freqs, sp.eps),
-            Series("abar P(x0-hat)", sp.freqs, sp.signal, (148, 103, 189), dashed=True),
+            Series("xₜ", sp.freqs, sp.x_t),
+            Series("predicted x₀", sp.freqs, sp.x0),
+            Series("predicted ε", sp.freqs, sp.eps),
+            Series("ᾱ · P(predicted x₀)", sp.freqs, sp.signal, (148, 103, 189), dashed=True),
             Series(
-                "noise floor 1-abar", sp.freqs, np.full_like(sp.freqs, sp.noise_floor), color=(0, 0, 0), dashed=True
+                "noise floor 1 − ᾱ", sp.freqs, np.full_like(sp.freqs, sp.noise_floor), color=(0, 0, 0), dashed=True
             ),
         ]
         if sp.crossover is not None:
@@ -216,14 +216,14 @@ def _trajectory(args, prepared, runs) -> None:
     from diffusion_studio.io.plot import PALETTE, Plot, Series, render, side_by_side
 
     panels, rows = [], []
-    for what, key in (("x_t", "x_t"), ("x0-hat", "x0_pred")):
+    for what, key, title in (("x_t", "x_t", "xₜ"), ("x0-hat", "x0_pred", "predicted x₀")):
         frames = []
         for _, steps in runs:
             seq = [getattr(s, key) for s in steps] + ([steps[-1].x_prev] if key == "x_t" else [])
             frames.append(torch.stack([f[0].cpu() for f in seq]))
         pca = trajectory_pca(frames)
         ev = pca.explained
-        plot = Plot(f"{what} trajectories (PC1 {ev[0]:.0%}, PC2 {ev[1] if len(ev) > 1 else 0:.0%})", "PC 1", "PC 2")
+        plot = Plot(f"{title} trajectories (PC1 {ev[0]:.0%}, PC2 {ev[1] if len(ev) > 1 else 0:.0%})", "PC 1", "PC 2")
         for i, ((label, _), xy) in enumerate(zip(runs, pca.coords, strict=True)):
             y = xy[:, 1] if xy.shape[1] > 1 else np.zeros(len(xy))
             plot.series.append(Series(label, xy[:, 0], y, marker=True))
@@ -245,9 +245,9 @@ def _placement(args: argparse.Namespace) -> None:
     sched = prepared.schedule
     plot = RowPlot(
         f"Where each sampler calls the model ({sched.describe()}, {args.steps} steps)",
-        "log-SNR  lambda = log(abar / (1 - abar)) = -2 log sigma",
-        ends=("<- pure noise", "clean ->"),
-        second_label="Heun's second call of a step (at the next step's sigma)",
+        "log-SNR  λ = log(ᾱ / (1 − ᾱ)) = −2 log σ",
+        ends=("← pure noise", "clean →"),
+        second_label="Heun's second call of a step (at the next step's σ)",
     )
     rows = []
     for name, spacing in chosen:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from diffusion_studio.io.layout import caption_font
+
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
 
 
@@ -39,7 +41,8 @@ class Plot:
 
 
 def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    """The bundled DejaVu Sans (it has λ, σ, ᾱ, ε, x₀ and arrows; Pillow's own default font does not)."""
+    return caption_font(size)
 
 
 def _ticks(lo: float, hi: float, log: bool) -> list[float]:
@@ -193,6 +196,7 @@ def render_rows(plot: RowPlot, width: int = 760, row_height: int = 34) -> Image.
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     label_w = max([probe.textlength(r.label, font=small) for r in plot.rows] + [40.0])
     left, right, top = int(label_w) + 20, 20, 48
+    width = max(width, left + int(probe.textlength(plot.title, font=font)) + right)  # the title is never cut off
     ph = row_height * max(1, len(plot.rows))
     legend = 18 if plot.second_label and any(len(r.second) for r in plot.rows) else 0
     h = top + ph + 50 + legend
