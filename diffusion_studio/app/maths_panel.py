@@ -83,7 +83,7 @@ def reverse_html(m: MathsState) -> str:
         _h(f"Reverse step t = {t} → {'x₀ (the end)' if tp < 0 else f't = {tp}'}")
         + "<p>predicted clean picture: <i>x̂</i>₀ = (x<sub>t</sub> − √(1−ᾱ<sub>t</sub>)·ε̂<sub>θ</sub>) / √ᾱ<sub>t</sub>"
         + f" = <b>{_n(x0_a)}</b>·x<sub>t</sub> − <b>{_n(x0_b)}</b>·ε̂<sub>θ</sub>"
-        + (" (then clipped to [−1, 1])" if m.clip_x0 else "") + "</p>"
+        + (" (then clipped to [−1, 1])" if m.clip_x0 and m.sampler not in SIGMA_SAMPLERS else "") + "</p>"
     )
     if m.sampler in SIGMA_SAMPLERS:
         return html + sigma_step_html(m, c["abar_t"], c["abar_prev"], target)

@@ -25,3 +25,14 @@ def test_a_sigma_grid_sampler_runs_from_the_window(make_window, qtbot, name, cal
     qtbot.waitUntil(lambda: "σ" in w.maths.text(), timeout=2000)
     words = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}[name]
     assert words in w.maths.text()
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun", "dpmpp_2m"])
+def test_the_maths_of_a_sigma_grid_step_never_says_x0_is_clipped(sampler):
+    """Euler, Heun and DPM-Solver++ never clip x0-hat (diffusers' defaults), whatever the DDPM/DDIM clip box says."""
+    from diffusion_studio.app.maths_panel import MathsState, reverse_html
+    from diffusion_studio.core.schedules import make_schedule
+
+    schedule = make_schedule("linear", 1000)
+    assert "clipped" not in reverse_html(MathsState(schedule, 500, 400, sampler=sampler, clip_x0=True, reverse=True))
+    assert "clipped" in reverse_html(MathsState(schedule, 500, 400, sampler="ddim", clip_x0=True, reverse=True))
