@@ -108,6 +108,8 @@ class SchedulePlot(QWidget):
             self.curves[key] = self.plots[row].plot(pen=pg.mkPen(colour, width=2))
             self.curves[key].setToolTip(CURVE_TIPS[key])
             self.curves[key].curve.setToolTip(CURVE_TIPS[key])
+            # the moving cursor repaints the region it crosses: blit the curve from a cache there, not redraw it
+            self.curves[key].curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         for plot, tip in zip(self.plots, ROW_TIPS, strict=True):
             plot.titleLabel.setToolTip(tip)
             plot.getViewBox().setToolTip(tip)
