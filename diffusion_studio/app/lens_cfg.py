@@ -20,7 +20,7 @@ class CfgDeltaPanel(QWidget):
         box = self.view.addViewBox(lockAspect=True, invertY=True)
         self.image = pg.ImageItem()
         box.addItem(self.image)
-        self.caption = QLabel("eps_c - eps_u: no classifier-free guidance in this run")
+        self.caption = QLabel("ε̂(c) − ε̂(∅): no classifier-free guidance in this run")
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -43,8 +43,8 @@ class CfgDeltaPanel(QWidget):
             if self.shown:
                 self.image.clear()
             self.shown = False
-            text = (f"eps_c - eps_u at t = {t}: not guided at this step" if self.guided
-                    else "eps_c - eps_u: no classifier-free guidance in this run")
+            text = (f"ε̂(c) − ε̂(∅) at t = {t}: not guided at this step" if self.guided
+                    else "ε̂(c) − ε̂(∅): no classifier-free guidance in this run")
             if self.caption.text() != text:
                 self.caption.setText(text)
             return
@@ -54,4 +54,4 @@ class CfgDeltaPanel(QWidget):
         rgb = np.transpose(d, (1, 2, 0)) if d.shape[0] == 3 else np.repeat(d.mean(axis=0)[..., None], 3, axis=2)
         u8 = np.clip(127.5 + 127.5 * rgb / self.scale, 0, 255).astype(np.uint8)
         self.image.setImage(np.ascontiguousarray(np.transpose(u8, (1, 0, 2))), levels=(0, 255))
-        self.caption.setText(f"eps_c - eps_u at t = {t} (grey 0, white +{self.scale:.2g}, black -{self.scale:.2g})")
+        self.caption.setText(f"ε̂(c) − ε̂(∅) at t = {t} (grey 0, white +{self.scale:.2g}, black -{self.scale:.2g})")

@@ -28,12 +28,12 @@ class ErrorPanel(QWidget):
         self.plot.getViewBox().invertX(True)  # noise falls to the right, as the run goes
         for side in ("bottom", "left"):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.plot.setLabel("bottom", "sigma of the step")
+        self.plot.setLabel("bottom", "σ of the step")
         self.plot.setLabel("left", "RMS error vs reference")
         self.plot.addLegend(offset=(-10, -10), labelTextSize="8pt")
         self.curves = {
-            "x0": self.plot.plot(pen=pg.mkPen(COLOURS["x0"], width=2), symbol="o", symbolSize=4, name="x0-hat"),
-            "x_t": self.plot.plot(pen=pg.mkPen(COLOURS["x_t"], width=1, style=Qt.PenStyle.DashLine), name="x_t"),
+            "x0": self.plot.plot(pen=pg.mkPen(COLOURS["x0"], width=2), symbol="o", symbolSize=4, name="pred. x₀"),
+            "x_t": self.plot.plot(pen=pg.mkPen(COLOURS["x_t"], width=1, style=Qt.PenStyle.DashLine), name="xₜ"),
         }
         for curve in self.curves.values():
             cache_static(curve)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from diffusion_studio.core.lens_spectrum import StepSpectrum
 
 COLOURS = {"x_t": "#3d8fe0", "x0": "#ff8c1a", "eps": "#2ca02c", "signal": "#9467bd"}
-NAMES = {"x_t": "x_t", "x0": "x0-hat", "eps": "eps-hat", "signal": "abar P(x0-hat)"}
+NAMES = {"x_t": "xₜ", "x0": "pred. x₀", "eps": "pred. ε", "signal": "ᾱ·P(pred. x₀)"}
 POWER_FLOOR = 1e-12  # a zero power has no place on a log axis
 MARGIN = 0.25  # decades added below and above when the view has to grow
 

@@ -47,7 +47,7 @@ class TrajectoryPanel(QWidget):
         self.coords = {}
         for key, curve in self.curves.items():
             pca = (fits or {}).get(key)
-            name = "x_t" if key == "x_t" else "x0-hat"
+            name = "xₜ" if key == "x_t" else "predicted x₀"
             if pca is None:
                 self.plots[key].enableAutoRange()
                 curve.setData([], [])

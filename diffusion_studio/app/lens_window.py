@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import torch
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from diffusion_studio.app.lens_cfg import CfgDeltaPanel
@@ -97,21 +98,15 @@ class LensWindow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Tool)
         self.setWindowTitle("Lenses: spectrum and trajectory")
-        self.resize(1700, 420)
         self.status = QLabel("No run yet.")
         self.status.setWordWrap(True)
         self.spectrum = SpectrumPanel()
         self.trajectory = TrajectoryPanel()
         self.error = ErrorPanel()
         self.cfg = CfgDeltaPanel()
-        split = QSplitter()
-        split.addWidget(self.spectrum)
-        split.addWidget(self.trajectory)
-        split.addWidget(self.error)
-        split.addWidget(self.cfg)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
-        layout.addWidget(split, 1)
+        layout.addWidget(self._arrange(_available(parent)), 1)
         self.frames: list[LensFrame] = []
         self._neg_ts: list[int] = []
         self._cache: dict[int, StepSpectrum] = {}
@@ -124,6 +119,18 @@ class LensWindow(QWidget):
         self._job = BackgroundJob("lenses", self)
         self._job.item.connect(self._on_frame)
         self._job.ended.connect(self._on_ended)
+
+    def _arrange(self, free: QRect) -> QSplitter:
+        """Four panels in a row on a wide desktop; on a laptop two rows of two, so nothing is cut off the screen."""
+        panels = (self.spectrum, self.trajectory, self.error, self.cfg)
+        if free.width() >= WIDE_ENOUGH:
+            self.resize(min(1700, free.width() - 40), min(420, free.height() - 40))
+            return _split(Qt.Orientation.Horizontal, *panels)
+        self.resize(free.width() - 40, min(760, free.height() - 40))
+        top = _split(Qt.Orientation.Horizontal, self.spectrum, self.trajectory)
+        third = self.width() // 3
+        top.setSizes([third, 2 * third])  # the trajectory panel holds two plots
+        return _split(Qt.Orientation.Vertical, top, _split(Qt.Orientation.Horizontal, self.error, self.cfg))
 
     def load(self, request) -> None:
         """Rerun ``request`` for the lenses (stopping any earlier one)."""
@@ -205,7 +212,7 @@ class LensWindow(QWidget):
         j = min(i, len(self.frames) - 1)
         f = self.frames[j]
         final = " (last step)" if i == len(self.frames) else ""
-        self.spectrum.show_spectrum(self.spectrum_of(j), f"t = {f.t}, abar = {f.alpha_bar:.3g}{final}")
+        self.spectrum.show_spectrum(self.spectrum_of(j), f"t = {f.t}, ᾱ = {f.alpha_bar:.3g}{final}")
         self.cfg.show_delta(f.cfg_delta, f.t)
         self.updated.emit()
 
@@ -221,6 +228,22 @@ class LensWindow(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._job.stop()
         super().closeEvent(event)
+
+
+def _available(parent: QWidget | None) -> QRect:
+    """The free desktop area of the screen the window will open on (the main window's screen)."""
+    screen = parent.screen() if parent is not None else QGuiApplication.primaryScreen()
+    return screen.availableGeometry() if screen is not None else QRect(0, 0, 1920, 1080)
+
+
+def _split(orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
+    split = QSplitter(orientation)
+    for widget in widgets:
+        split.addWidget(widget)
+    return split
+
+
+WIDE_ENOUGH = 1600  # px of free desktop for the four panels side by side (the trajectory panel holds two plots)
 
 
 def open_lenses(window, lenses: LensWindow | None) -> LensWindow:

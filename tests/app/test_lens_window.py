@@ -56,6 +56,6 @@ def test_cfg_difference_panel_shows_eps_c_minus_eps_u(make_window, qtbot):
     assert all(f.cfg_delta is not None for f in lenses.frames)
     with qtbot.waitSignal(lenses.updated, timeout=2000):
         w.player.timeline.set_t(lenses.frames[2].t, emit=True)
-    assert lenses.cfg.shown and "eps_c - eps_u at t = " in lenses.cfg.caption.text()
+    assert lenses.cfg.shown and "ε̂(c) − ε̂(∅) at t = " in lenses.cfg.caption.text()
     assert lenses.cfg.image.image is not None and lenses.cfg.image.image.shape[:2] == (28, 28)
     lenses.close()
