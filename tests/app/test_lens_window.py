@@ -59,3 +59,19 @@ def test_cfg_difference_panel_shows_eps_c_minus_eps_u(make_window, qtbot):
     assert lenses.cfg.shown and "ε̂(c) − ε̂(∅) at t = " in lenses.cfg.caption.text()
     assert lenses.cfg.image.image is not None and lenses.cfg.image.image.shape[:2] == (28, 28)
     lenses.close()
+
+
+@pytest.mark.parametrize(("free", "rows"), [((1280, 690), 2), ((1366, 738), 2), ((1920, 1050), 1)])
+def test_the_lenses_window_fits_the_free_desktop(qtbot, free, rows):
+    """At 1280x720 the four panels in one row ran off the screen; a laptop gets two rows of two."""
+    from PySide6.QtCore import QRect, Qt
+
+    from diffusion_studio.app import lens_window
+    from diffusion_studio.app.lens_window import LensWindow
+
+    lenses = LensWindow()
+    qtbot.addWidget(lenses)
+    split = lenses._arrange(QRect(0, 0, *free))
+    assert lenses.width() <= free[0] and lenses.height() <= free[1]
+    assert (split.orientation() == Qt.Orientation.Vertical) == (rows == 2)
+    assert (free[0] >= lens_window.WIDE_ENOUGH) == (rows == 1)
