@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from diffusion_studio.app.compare_panes import ComparePanes, Extra, FilmstripView
+from diffusion_studio.app.screen_fit import fit_size, free_desktop
 from diffusion_studio.app.step_rows import StepRows
 from diffusion_studio.app.worker import FAILED, BackgroundJob
 from diffusion_studio.core.cancel import CancelToken
@@ -140,7 +141,7 @@ class CompareWindow(QWidget):
         layout.addLayout(bottom)
         layout.addWidget(self.status)
         self._set_running(False)
-        self.resize(1000, 640)
+        fit_size(self, 1240, 900, free_desktop(self.parentWidget()))  # room for the panes beside the filmstrip and rows
 
     def _set_running(self, running: bool) -> None:
         for w in (self.compare_button, self.seeds_button, self.branch_button, self.continue_button,

@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 
 import torch
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from diffusion_studio.app.lens_cfg import CfgDeltaPanel
 from diffusion_studio.app.lens_error import ErrorPanel
 from diffusion_studio.app.lens_spectrum import SpectrumPanel
 from diffusion_studio.app.lens_trajectory import TrajectoryPanel
+from diffusion_studio.app.screen_fit import fit_size, free_desktop
 from diffusion_studio.app.worker import FINISHED, BackgroundJob
 from diffusion_studio.core.cancel import CancelToken
 from diffusion_studio.core.lens_error import ErrorCurve, error_curve
@@ -106,7 +106,7 @@ class LensWindow(QWidget):
         self.cfg = CfgDeltaPanel()
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
-        layout.addWidget(self._arrange(_available(parent)), 1)
+        layout.addWidget(self._arrange(free_desktop(parent)), 1)
         self.frames: list[LensFrame] = []
         self._neg_ts: list[int] = []
         self._cache: dict[int, StepSpectrum] = {}
@@ -124,9 +124,9 @@ class LensWindow(QWidget):
         """Four panels in a row on a wide desktop; on a laptop two rows of two, so nothing is cut off the screen."""
         panels = (self.spectrum, self.trajectory, self.error, self.cfg)
         if free.width() >= WIDE_ENOUGH:
-            self.resize(min(1700, free.width() - 40), min(420, free.height() - 40))
+            fit_size(self, 1700, 420, free)
             return _split(Qt.Orientation.Horizontal, *panels)
-        self.resize(free.width() - 40, min(760, free.height() - 40))
+        fit_size(self, free.width(), 760, free)
         top = _split(Qt.Orientation.Horizontal, self.spectrum, self.trajectory)
         third = self.width() // 3
         top.setSizes([third, 2 * third])  # the trajectory panel holds two plots
@@ -228,12 +228,6 @@ class LensWindow(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._job.stop()
         super().closeEvent(event)
-
-
-def _available(parent: QWidget | None) -> QRect:
-    """The free desktop area of the screen the window will open on (the main window's screen)."""
-    screen = parent.screen() if parent is not None else QGuiApplication.primaryScreen()
-    return screen.availableGeometry() if screen is not None else QRect(0, 0, 1920, 1080)
 
 
 def _split(orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
