@@ -30,7 +30,7 @@ class ErrorPanel(QWidget):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "σ of the step")
         self.plot.setLabel("left", "RMS error vs reference")
-        self.plot.addLegend(offset=(-10, -10), labelTextSize="8pt")
+        self.plot.addLegend(offset=(-10, -10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 215))
         self.curves = {
             "x0": self.plot.plot(pen=pg.mkPen(COLOURS["x0"], width=2), symbol="o", symbolSize=4, name="pred. x₀"),
             "x_t": self.plot.plot(pen=pg.mkPen(COLOURS["x_t"], width=1, style=Qt.PenStyle.DashLine), name="xₜ"),

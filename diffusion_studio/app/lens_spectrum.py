@@ -39,7 +39,8 @@ class SpectrumPanel(QWidget):
         freqs = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # log mode: tick positions are log10 values
         self.plot.getAxis("bottom").setTicks([[(math.log10(f), f"{f:g}") for f in freqs], []])
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        # a light box behind the legend keeps it readable where it lies over the curves
+        self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 215))
         self.curves: dict[str, pg.PlotCurveItem] = {}
         for key, colour in COLOURS.items():
             pen = (pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine) if key == "signal"
