@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from diffusion_studio.app.lens_trajectory import cache_static, marker
+from diffusion_studio.app.lens_trajectory import PLOT_MIN_WIDTH, cache_static, marker
 from diffusion_studio.core.lens_error import ErrorCurve
 
 COLOURS = {"x0": "#ff8c1a", "x_t": "#3d8fe0"}
@@ -24,6 +24,7 @@ class ErrorPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumWidth(PLOT_MIN_WIDTH)  # narrower, pyqtgraph cuts the plot's right edge off
         self.plot.setLogMode(x=True, y=True)
         self.plot.getViewBox().invertX(True)  # noise falls to the right, as the run goes
         for side in ("bottom", "left"):

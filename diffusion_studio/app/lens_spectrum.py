@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from diffusion_studio.app.lens_trajectory import PLOT_MIN_WIDTH
 from diffusion_studio.core.lens_spectrum import StepSpectrum
 
 COLOURS = {"x_t": "#3d8fe0", "x0": "#ff8c1a", "eps": "#2ca02c", "signal": "#9467bd"}
@@ -32,6 +33,7 @@ class SpectrumPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumWidth(PLOT_MIN_WIDTH)  # narrower, pyqtgraph cuts the plot's right edge off
         self.plot.setLogMode(x=True, y=True)  # log axes; the curves below are given log10 values
         self.plot.setLabel("bottom", "frequency (cycles per pixel)")
         self.plot.setLabel("left", "power")

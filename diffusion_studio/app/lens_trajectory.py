@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
 
 from diffusion_studio.core.lens_trajectory import TrajectoryPCA
 
+PLOT_MIN_WIDTH = 300  # px: axes, labels and a readable plot area
 COLOURS = {"x_t": "#3d8fe0", "x0": "#ff8c1a"}
 MAX_DOTS = 200  # a dot per step up to this many steps (longer paths: the line alone, cheaper to draw after a run)
 
@@ -29,6 +30,7 @@ class TrajectoryPanel(QWidget):
         self.markers: dict[str, pg.ScatterPlotItem] = {}
         for key in ("x_t", "x0"):
             plot = pg.PlotWidget(background="w")
+            plot.setMinimumWidth(PLOT_MIN_WIDTH)  # narrower, pyqtgraph cuts the plot's right edge off
             plot.setLabel("bottom", "PC 1")
             plot.setLabel("left", "PC 2")
             for side in ("bottom", "left"):
