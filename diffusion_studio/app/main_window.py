@@ -7,6 +7,7 @@ no maths: it asks :class:`ForwardProcess` and the :class:`RunSession`'s store fo
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -54,7 +55,7 @@ from diffusion_studio.app.readout import forward_readout
 from diffusion_studio.app.run_bar import RunBar
 from diffusion_studio.app.run_labels import controls_maths_state, run_maths_state, run_names
 from diffusion_studio.app.run_session import RunSession
-from diffusion_studio.app.schedule_plot import SchedulePlot
+from diffusion_studio.app.schedule_plot import LOG_SNR_AXIS, SchedulePlot
 from diffusion_studio.app.settings import Settings
 from diffusion_studio.app.shortcuts import install_playhead_keys
 from diffusion_studio.app.status_panel import StatusPanel
@@ -419,6 +420,10 @@ class MainWindow(QMainWindow):
             ["xₜ", "pred. x₀", third.name], tips)
         self.canvas.set_images([frame.x_t, frame.x0, third.picture])
         where = "finished x₀" if final else f"step {frame.index + 1}/{frame.steps}   ·   t = {frame.t}"
+        if not final and self.plot.axis == LOG_SNR_AXIS and frame.pred_abar is not None and 0 < frame.pred_abar < 1:
+            # the axis in use; the exact t stays in the box beside the label
+            lam = math.log(frame.pred_abar / (1 - frame.pred_abar))
+            where = f"step {frame.index + 1}/{frame.steps}   ·   λ = {lam:.2f}"
         self.player.set_where(where)
 
     def _update_maths(self) -> None:

@@ -132,3 +132,18 @@ def test_plain_run_steps_follow_the_axis_too(qtbot):
     np.testing.assert_allclose(_x(plot.run_steps), sched.log_snr[[40, 20, 0]])
     assert "run steps" in plot.plots[1].titleLabel.text
     assert plot.t_of_x(float(sched.log_snr[33])) == 33 and plot.x_of_t(-1) == sched.log_snr[0]
+
+
+def test_the_playhead_label_names_lambda_on_the_log_snr_axis(make_window, qtbot):
+    """On the log-SNR axis the label beside the exact-t box gives the step's λ (the t stays in the box)."""
+    w = make_window()
+    _choose(w, "euler", "karras", 4)
+    with qtbot.waitSignal(w.runEnded, timeout=20000):
+        w.start_run()
+    frame = w.session.store.frames[1]
+    w.player.timeline.set_t(frame.t, emit=True)
+    assert w.player.where.text().endswith(f"t = {frame.t}")
+    w.placement.action.setChecked(True)
+    w.player.timeline.set_t(frame.t, emit=True)
+    lam = np.log(frame.pred_abar / (1 - frame.pred_abar))
+    assert w.player.where.text() == f"step 2/4   ·   λ = {lam:.2f}"
