@@ -69,7 +69,8 @@ class ExportDialog(QDialog):
         for w in (QLabel("from t ="), self.t_from, QLabel("to t ="), self.t_to, to_playhead):
             rng.addWidget(w)
         form.addRow("Range", rng)
-        self.panes = [QCheckBox(name) for name in source.pane_names]
+        # Qt's common sans fonts drop a combining hat on an upright letter (v̂ showed as v); the words say it
+        self.panes = [QCheckBox(name.replace("\u0302", "")) for name in source.pane_names]
         panes_row = QHBoxLayout()
         for box in self.panes:
             box.setChecked(True)
