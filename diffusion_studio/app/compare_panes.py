@@ -69,7 +69,7 @@ class ComparePanes(QWidget):
         ref = frames[self.group.reference]
         blocks = []
         for run, frame in zip(self.group.runs, frames, strict=True):
-            title = f"{run.label}\n{run.model_calls} model calls"
+            title = f"{run.label}\n{run.model_calls} calls"  # short: pictures can be narrow; the status line names them
             blocks.append((title, [] if frame is None else [_pane(frame, ref, p) for p in self.panes]))
         for title, make in self.extras:
             blocks.append((title, [make(self.t)]))
