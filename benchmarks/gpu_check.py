@@ -217,7 +217,7 @@ def _pipeline_agreement(folder: Path) -> None:
     except ImportError:
         report("diffusers schedulers on CUDA", None, "diffusers is not installed here")
         return
-    from diffusion_studio.core.plan import SamplingPlan
+    from diffusion_studio.core.plan import SamplingPlan, run_plan
     from diffusion_studio.session.request import RunRequest, prepare_run
 
     pipe = diffusers.DDPMPipeline.from_pretrained(str(folder))
@@ -240,8 +240,6 @@ def _pipeline_agreement(folder: Path) -> None:
         ref = x.float().cpu()
         plan = SamplingPlan(sampler=name, steps=20, seed=5, batch=2, spacing=scheduler.config.timestep_spacing)
         prepared = prepare_run(RunRequest(model=str(folder), device=DEV, plan=plan))
-        from diffusion_studio.core.plan import run_plan
-
         last = None
         for step in run_plan(prepared.model, prepared.schedule, prepared.plan, prepared.shape, None, DEV):
             last = step

@@ -32,11 +32,13 @@ from pathlib import Path
 
 import torch
 
-from diffusion_studio.core._coeffs import alpha_bar_at
 from diffusion_studio.core.plan import run_plan
 from diffusion_studio.errors import ModelError, OptionError
-from diffusion_studio.models.base import ModelInfo, NoisePredictor
+from diffusion_studio.models.base import ModelInfo
 from diffusion_studio.models.diffusers_config import plan_from_defaults, schedule_and_defaults
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))
+from core_helpers import FakeNet  # noqa: E402 - the fake network the sweep's tests use too
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -50,24 +52,6 @@ CLASSES = {
     "dpmpp_2m": "DPMSolverMultistepScheduler",
 }
 SIGMA_SAMPLERS = ("euler", "heun", "dpmpp_2m")
-
-
-class FakeNet(NoisePredictor):
-    """A smooth deterministic network that uses t continuously. Its eps output is the exact eps for
-    x0 ~ N(0, 0.25 I) plus a cross-pixel term that fades with the noise; its x0 / v outputs depend on t strongly
-    enough to show at which noise level they are read."""
-
-    def __init__(self, prediction: str = "epsilon") -> None:
-        self.info = ModelInfo("fake", None, None, prediction=prediction)
-
-    def forward(self, x, t, schedule, y=None):
-        t = torch.as_tensor(t).reshape(-1)
-        tt = t.to(torch.float32).reshape(-1, 1, 1, 1)
-        if self.info.prediction == "epsilon":
-            a = alpha_bar_at(schedule.alpha_bars, t.expand(x.shape[0]), x)
-            gaussian = (1 - a).sqrt() * x / (0.25 * a + 1 - a)
-            return gaussian + 0.3 * a.sqrt() * torch.tanh(x.roll(1, -1)) * torch.sin(tt / 90)
-        return 0.5 * torch.tanh(x) * torch.cos(tt / 40) + 0.1 * x.roll(1, -1)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from diffusion_studio.core.guidance import (
     ddpm_classifier_shift,
     guided_eps_parts,
 )
-from diffusion_studio.core.parameterization import Prediction, v_from_eps_x0
+from diffusion_studio.core.parameterization import Prediction
 from diffusion_studio.core.schedules import Schedule
 from diffusion_studio.core.steps import (
     SamplerName,
@@ -30,6 +30,7 @@ from diffusion_studio.core.steps import (
     ddpm_step,
     previous_timesteps,
 )
+from diffusion_studio.core.velocity import v_hat
 from diffusion_studio.errors import ModelError, OptionError
 
 
@@ -62,8 +63,7 @@ class Step:
 
     def v_pred(self, sched: Schedule) -> torch.Tensor:
         """v-hat = sqrt(abar) eps-hat - sqrt(1 - abar) x0-hat (Salimans & Ho 2022, sec. 4)."""
-        abar = self.abar(sched)
-        return v_from_eps_x0(self.eps_pred, self.x0_pred, torch.tensor(abar, dtype=self.x_t.dtype))
+        return v_hat(self.x0_pred, self.eps_pred, self.abar(sched))  # the right pane's v-hat, the same function
 
 
 @dataclass(frozen=True)

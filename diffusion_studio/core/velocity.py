@@ -65,8 +65,3 @@ def ddim_as_euler(x_t: torch.Tensor, eps: torch.Tensor, abar_t: float, abar_prev
     x_bar = x_t / math.sqrt(abar_t)
     x_bar_prev = x_bar + (rescaled_sigma(abar_prev) - rescaled_sigma(abar_t)) * eps
     return math.sqrt(abar_prev) * x_bar_prev
-
-
-def implied_eps(x_t: torch.Tensor, x0: torch.Tensor, abar: float) -> torch.Tensor:
-    """eps = (x_t - sqrt(abar) x0) / sqrt(1 - abar): the direction a clipped x0-hat leaves DDIM to follow."""
-    return (x_t - math.sqrt(abar) * x0) / math.sqrt(1.0 - abar)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffusion_studio.core.parameterization import x0_from_v
+from diffusion_studio.core.parameterization import eps_from_x0, x0_from_v
 from diffusion_studio.core.plan import SamplingPlan, run_plan
 from diffusion_studio.core.samplers import reverse_process
 from diffusion_studio.core.schedules import make_schedule
@@ -17,7 +17,6 @@ from diffusion_studio.core.velocity import (
     ddim_as_euler,
     flow_time,
     flow_velocity,
-    implied_eps,
     rescaled_sigma,
     v_hat,
 )
@@ -103,7 +102,7 @@ def test_with_x0_clipping_ddim_follows_the_eps_implied_by_the_clipped_x0():
     unclipped = [(s.x_t - math.sqrt(1 - s.abar(sched)) * s.eps_pred) / math.sqrt(s.abar(sched)) for s in steps]
     assert any(float(x0.abs().max()) > 1 for x0 in unclipped)  # clipping does bite at some steps
     for step in steps:
-        eps = implied_eps(step.x_t, step.x0_pred, step.abar(sched))
+        eps = eps_from_x0(step.x_t, step.x0_pred, torch.tensor(step.abar(sched)))  # the eps the clipped x0 implies
         euler = ddim_as_euler(step.x_t, eps, step.abar(sched), _abar_prev(sched, step))
         assert torch.allclose(euler, step.x_prev, rtol=1e-4, atol=1e-4), step.t
 
